@@ -1,0 +1,57 @@
+# mamori — the one entry point. `make demo` runs the main job; `make test` runs every check.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+UV ?= $(shell command -v uv 2>/dev/null)
+ifeq ($(UV),)
+UV := $(HOME)/.local/bin/uv
+endif
+RUN := $(UV) run --frozen
+
+.PHONY: help bootstrap system-deps sync demo serve test test-fast lint types fmt i18n bench bench-commitments bench-publishing migration-check clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+bootstrap: ## Install uv with pip when it is missing
+	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --user --quiet uv || python3 -m pip install --quiet --break-system-packages uv
+
+system-deps: ## Debian packages for PDFs and tests (CJK fonts, poppler-utils, PostgreSQL)
+	@./scripts/system-deps.sh
+
+sync: bootstrap ## Create .venv from uv.lock
+	@$(UV) sync --frozen --quiet
+
+demo: system-deps sync ## Set up, load the demo provider, evaluate, write whitepapers, serve on 127.0.0.1:8000
+	@$(RUN) mamori demo
+
+serve: sync ## Serve the portal
+	@$(RUN) mamori serve
+
+test: system-deps sync lint types ## Lint, type-check and run the whole suite on SQLite and PostgreSQL
+	@$(RUN) pytest -q
+
+lint: sync ## ruff lint and format check
+	@$(RUN) ruff check .
+	@$(RUN) ruff format --check .
+
+types: sync ## mypy (disallow_untyped_defs)
+	@$(RUN) mypy
+
+fmt: sync ## Format the code
+	@$(RUN) ruff format .
+	@$(RUN) ruff check --fix .
+
+i18n: sync ## Re-extract messages and update the ja/en catalogs
+	@$(RUN) pybabel extract -F babel.cfg -k N_ -k _ --no-location --sort-output -o src/mamori/locale/messages.pot src
+	@$(RUN) pybabel update -i src/mamori/locale/messages.pot -d src/mamori/locale -D messages --no-fuzzy-matching --ignore-obsolete
+
+bench: bench-commitments bench-publishing ## Every benchmark
+
+bench-commitments: sync ## Evaluate a generated provider (200 services, 2,000 tenants)
+	@$(RUN) python bench/bench_commitments.py $(ARGS)
+
+bench-publishing: sync ## Render the whitepaper PDF in ja and en
+	@$(RUN) python bench/bench_publishing.py $(ARGS)
+
+clean: ## Remove generated files (keeps ./var)
+	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Install the Debian packages mamori needs when they are missing:
+# CJK fonts, pango and HarfBuzz subsetting for PDFs, poppler-utils for the PDF tests, PostgreSQL for the test suite.
+set -euo pipefail
+
+needed=()
+fc-list :lang=ja 2>/dev/null | grep -qiE 'Noto Sans CJK|IPAex' || needed+=(fonts-noto-cjk fonts-ipaexfont-gothic)
+command -v pdftotext >/dev/null 2>&1 || needed+=(poppler-utils)
+ldconfig -p 2>/dev/null | grep -q libpangoft2 || needed+=(libpango-1.0-0 libpangoft2-1.0-0)
+# WeasyPrint subsets fonts with HarfBuzz when present; fontTools is ~6x slower on Noto CJK.
+ldconfig -p 2>/dev/null | grep -q libharfbuzz-subset || needed+=(libharfbuzz-subset0)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || needed+=(postgresql)
+
+if [ ${#needed[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "installing Debian packages: ${needed[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+  sudo=sudo
+else
+  sudo=
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${needed[@]}" >/dev/null

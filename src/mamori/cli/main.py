@@ -1,0 +1,91 @@
+"""The root `mamori` command."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.progress import Progress, SpinnerColumn, TextColumn
+
+from mamori import __version__
+from mamori.cli.support import console, handles_errors, opened, say
+from mamori.commitments.catalog_loader import DEMO_CATALOG
+from mamori.commitments.cli import catalog_app, evaluate_command
+from mamori.commitments.service import CommitmentsService
+from mamori.core.i18n import LANGUAGES, N_
+from mamori.publishing.cli import whitepaper_command
+from mamori.publishing.service import PublishingService
+from mamori.web.cli import serve_app, serve_command
+
+app = typer.Typer(
+    name="mamori",
+    help="Run a cloud service under ISO/IEC 27017: commitments, checks, evidence, whitepaper.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(catalog_app, name="catalog")
+app.command("evaluate")(evaluate_command)
+app.command("whitepaper")(whitepaper_command)
+app.command("serve")(serve_command)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"mamori {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """mamori: ISO/IEC 27017 commitments as data, checks as evidence."""
+
+
+@app.command("init")
+@handles_errors
+def init() -> None:
+    """Create the data directory and bring the database schema up to date."""
+    with opened(migrate=True) as (settings, database, _registry):
+        console.print(
+            say(N_("Database ready: %(url)s"), url=database.engine.url.render_as_string())
+        )
+        console.print(say(N_("Data directory: %(path)s"), path=str(settings.data_dir.resolve())))
+
+
+@app.command("demo")
+@handles_errors
+def demo(
+    serve: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the portal afterwards.")
+    ] = True,
+) -> None:
+    """Load the demo provider, evaluate, write the whitepapers, then serve."""
+    with opened(migrate=True) as (settings, database, registry):
+        catalog = settings.catalog_dir or DEMO_CATALOG
+        out = settings.resolved_output_dir
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console) as bar:
+            task = bar.add_task(say(N_("Loading the catalog")), total=None)
+            with database.session() as session:
+                CommitmentsService(session, registry).load_catalog(catalog)
+            bar.update(task, description=say(N_("Evaluating checks")))
+            with database.session() as session:
+                summary = CommitmentsService(session, registry).evaluate(trigger="demo")
+            bar.update(task, description=say(N_("Writing whitepapers")))
+            with database.session() as session:
+                written = PublishingService(session, registry, settings).write_whitepapers(
+                    out, langs=LANGUAGES, formats=("html", "pdf")
+                )
+        console.print(
+            say(
+                N_("Evaluated %(checks)s checks (%(results)s results)."),
+                checks=summary.checks,
+                results=summary.results,
+            )
+        )
+        for path in written:
+            console.print(say(N_("Wrote %(path)s"), path=str(path)), highlight=False)
+    if serve:
+        serve_app(settings.host, settings.port)

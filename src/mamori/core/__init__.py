@@ -1,0 +1,1 @@
+"""Shared foundations that import no domain: settings, database, errors, i18n, clock."""

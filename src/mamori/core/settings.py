@@ -1,0 +1,97 @@
+"""The one typed settings object, read from `MAMORI_*` variables and an optional mamori.toml."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+Language = Literal["ja", "en"]
+
+
+def _config_file() -> Path:
+    return Path(os.environ.get("MAMORI_CONFIG", "mamori.toml"))
+
+
+class Settings(BaseSettings):
+    """Every knob mamori has; each one is documented in docs/settings.md."""
+
+    model_config = SettingsConfigDict(env_prefix="MAMORI_", extra="forbid")
+
+    data_dir: Path = Field(
+        default=Path("var"),
+        description="Directory for the SQLite database, keys and generated outputs.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description=(
+            "SQLAlchemy URL of the database. Empty means a SQLite file `mamori.db` in the "
+            "data directory; use `postgresql+psycopg://user@host/db` for PostgreSQL."
+        ),
+    )
+    output_dir: Path | None = Field(
+        default=None,
+        description="Where `mamori demo` writes whitepapers. Empty means `<data_dir>/out`.",
+    )
+    default_language: Language = Field(
+        default="ja", description="Language used when a reader states no preference."
+    )
+    timezone: str = Field(
+        default="Asia/Tokyo", description="Time zone in which dates are shown (stored in UTC)."
+    )
+    catalog_dir: Path | None = Field(
+        default=None,
+        description="Catalog directory loaded by `mamori demo`. Empty means the bundled demo.",
+    )
+    evidence_max_age_hours: int = Field(
+        default=48,
+        ge=1,
+        description="Evidence older than this puts a commitment at risk.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address the portal listens on.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port the portal listens on.")
+    pdf_font_family: str = Field(
+        default="Noto Sans CJK JP, IPAexGothic",
+        description="CSS font-family list used for PDF output; must name an installed CJK font.",
+    )
+    sql_echo: bool = Field(default=False, description="Log every SQL statement (debugging).")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Precedence: explicit arguments, then environment, then mamori.toml.
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=_config_file())
+        return (init_settings, env_settings, toml)
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'mamori.db').resolve()}"
+
+    @property
+    def resolved_output_dir(self) -> Path:
+        """Where generated documents go."""
+        return self.output_dir or self.data_dir / "out"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

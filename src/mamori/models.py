@@ -1,0 +1,9 @@
+"""Every domain's tables, gathered so Alembic sees one metadata."""
+
+from mamori.commitments import models as commitments_models
+from mamori.core.db import Base
+from mamori.tenants import models as tenants_models
+
+metadata = Base.metadata
+
+__all__ = ["commitments_models", "metadata", "tenants_models"]
