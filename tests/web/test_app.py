@@ -1,0 +1,78 @@
+"""The read-only status page, whitepaper downloads and JSON API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from mamori.commitments.registry import CheckRegistry
+from mamori.commitments.service import CommitmentsService
+from mamori.core.db import Database
+from mamori.core.settings import Settings
+from mamori.web.app import create_app
+
+
+@pytest.fixture
+def client(
+    demo_database: Database, registry: CheckRegistry, settings: Settings
+) -> Iterator[TestClient]:
+    with demo_database.session() as session:
+        CommitmentsService(session, registry).evaluate()
+    with TestClient(create_app(settings, demo_database, registry)) as client:
+        yield client
+
+
+def test_status_page_defaults_to_japanese(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200
+    assert '<html lang="ja">' in page.text
+    assert "コミットメントの状況" in page.text
+    assert "当社の所在地" in page.text
+    assert page.text.count('class="badge status-') >= 22 + 4
+
+
+def test_language_from_accept_language_and_query(client: TestClient) -> None:
+    english = client.get("/", headers={"Accept-Language": "en-GB,en;q=0.9"})
+    assert '<html lang="en">' in english.text and "Commitment status" in english.text
+    forced = client.get("/?lang=ja", headers={"Accept-Language": "en"})
+    assert '<html lang="ja">' in forced.text
+
+
+def test_security_headers(client: TestClient) -> None:
+    headers = client.get("/").headers
+    assert "script-src 'self'" in headers["content-security-policy"]
+    assert "unsafe-inline" not in headers["content-security-policy"]
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "same-origin"
+
+
+def test_whitepaper_downloads(client: TestClient) -> None:
+    html = client.get("/whitepaper/en.html")
+    assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
+    assert "Where we are based" in html.text
+    markdown = client.get("/whitepaper/ja.md")
+    assert markdown.status_code == 200 and "マイアセス" in markdown.text
+
+
+def test_unknown_pages_get_the_error_page(client: TestClient) -> None:
+    missing = client.get("/whitepaper/fr.html")
+    assert missing.status_code == 404
+    assert "問題が発生しました" in missing.text
+    nowhere = client.get("/nowhere", headers={"Accept-Language": "en"})
+    assert nowhere.status_code == 404 and "This page does not exist." in nowhere.text
+
+
+def test_api_lists_commitments_with_status(client: TestClient) -> None:
+    body = client.get("/api/v1/commitments", params={"lang": "en"}).json()
+    assert [c["order"] for c in body["commitments"]] == list(range(1, 23))
+    by_id = {c["id"]: c for c in body["commitments"]}
+    assert by_id["virtual-environment-segregation"]["clauses"] == ["CLD.9.5.1"]
+    assert by_id["data-storage-location"]["status"] == "met"
+    assert client.get("/api/v1/commitments", params={"lang": "fr"}).status_code == 422
+
+
+def test_health(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
