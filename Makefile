@@ -1,10 +1,7 @@
 # mamori — the one entry point. `make demo` runs the main job; `make test` runs every check.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
-UV ?= $(shell command -v uv 2>/dev/null)
-ifeq ($(UV),)
-UV := $(HOME)/.local/bin/uv
-endif
+UV := ./scripts/uv.sh
 RUN := $(UV) run --frozen
 
 .PHONY: help bootstrap system-deps sync demo serve test test-fast lint types fmt i18n bench bench-commitments bench-publishing migration-check clean
@@ -13,7 +10,7 @@ help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 bootstrap: ## Install uv with pip when it is missing
-	@command -v $(UV) >/dev/null 2>&1 || python3 -m pip install --user --quiet uv || python3 -m pip install --quiet --break-system-packages uv
+	@$(UV) --version >/dev/null
 
 system-deps: ## Debian packages for PDFs and tests (CJK fonts, poppler-utils, PostgreSQL)
 	@./scripts/system-deps.sh
