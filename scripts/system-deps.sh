@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Install the Debian packages mamori needs when they are missing:
 # CJK fonts, pango and HarfBuzz subsetting for PDFs, poppler-utils for the PDF tests, PostgreSQL for the test suite.
-set -euo pipefail
+# No pipefail: `grep` stops reading early on a match and the writer's SIGPIPE is not a failure.
+set -eu
 
 needed=()
-fc-list :lang=ja 2>/dev/null | grep -qiE 'Noto Sans CJK|IPAex' || needed+=(fonts-noto-cjk fonts-ipaexfont-gothic)
+ldconfig=$(command -v ldconfig || echo /sbin/ldconfig)
+fc-list :lang=ja 2>/dev/null | grep 'Noto Sans CJK JP' >/dev/null || needed+=(fonts-noto-cjk)
+fc-list :lang=ja 2>/dev/null | grep 'IPAexGothic' >/dev/null || needed+=(fonts-ipaexfont-gothic)
 command -v pdftotext >/dev/null 2>&1 || needed+=(poppler-utils)
-ldconfig -p 2>/dev/null | grep -q libpangoft2 || needed+=(libpango-1.0-0 libpangoft2-1.0-0)
+$ldconfig -p 2>/dev/null | grep libpangoft2 >/dev/null || needed+=(libpango-1.0-0 libpangoft2-1.0-0)
 # WeasyPrint subsets fonts with HarfBuzz when present; fontTools is ~6x slower on Noto CJK.
-ldconfig -p 2>/dev/null | grep -q libharfbuzz-subset || needed+=(libharfbuzz-subset0)
+$ldconfig -p 2>/dev/null | grep libharfbuzz-subset >/dev/null || needed+=(libharfbuzz-subset0)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || needed+=(postgresql)
 
 if [ ${#needed[@]} -eq 0 ]; then
