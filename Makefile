@@ -4,10 +4,10 @@ SHELL := /bin/bash
 UV := ./scripts/uv.sh
 RUN := $(UV) run --frozen
 
-.PHONY: help bootstrap system-deps sync demo serve test test-fast lint types fmt i18n bench bench-commitments bench-publishing migration-check clean
+.PHONY: help bootstrap system-deps sync demo serve test lint types fmt i18n bench bench-commitments bench-publishing clean
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 bootstrap: ## Install uv with pip when it is missing
 	@$(UV) --version >/dev/null

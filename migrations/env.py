@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 
 from mamori.core.db import make_engine
+from mamori.core.text import LTextType
 from mamori.models import metadata
 
 config = context.config
+
+
+def render_item(kind: str, item: Any, autogen_context: AutogenContext) -> str | Literal[False]:
+    """Write bilingual LText columns as plain JSON so migrations never import mamori."""
+    if kind == "type" and isinstance(item, LTextType):
+        return "sa.JSON()"
+    return False
 
 
 def run_migrations_offline() -> None:
@@ -35,6 +46,7 @@ def run_migrations_online() -> None:
             target_metadata=metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
+            render_item=render_item,
         )
         with context.begin_transaction():
             context.run_migrations()

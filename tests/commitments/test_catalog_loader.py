@@ -194,3 +194,38 @@ def test_unknown_field_is_named(registry: CheckRegistry, tmp_path: Path) -> None
         read_catalog(catalog, registry)
     assert caught.value.field == "services[0].colour"
     assert caught.value.line == line + 1
+
+
+def test_removing_a_subscribed_service_is_refused_cleanly(
+    demo_database: Database, registry: CheckRegistry, tmp_path: Path
+) -> None:
+    catalog = copy_demo(tmp_path)
+    (catalog / "tenants.yaml").unlink()
+    text = (catalog / "services.yaml").read_text(encoding="utf-8")
+    start = text.index("  - id: total-id")
+    end = text.index("  - id:", start + 1)
+    (catalog / "services.yaml").write_text(text[:start] + text[end:], encoding="utf-8")
+    before = snapshot(demo_database)
+    with pytest.raises(InputError) as caught, demo_database.session() as session:
+        CommitmentsService(session, registry).load_catalog(catalog)
+    assert caught.value.params["service"] == "total-id"
+    assert caught.value.exit_code == 2
+    assert snapshot(demo_database) == before
+
+
+def test_removing_an_unsubscribed_service_works(
+    demo_database: Database, registry: CheckRegistry, tmp_path: Path
+) -> None:
+    catalog = copy_demo(tmp_path)
+    text = (catalog / "tenants.yaml").read_text(encoding="utf-8")
+    (catalog / "tenants.yaml").write_text(
+        text.replace("total-id, ", "").replace(", total-id", "").replace("[total-id]", "[]"),
+        encoding="utf-8",
+    )
+    text = (catalog / "services.yaml").read_text(encoding="utf-8")
+    start = text.index("  - id: total-id")
+    end = text.index("  - id:", start + 1)
+    (catalog / "services.yaml").write_text(text[:start] + text[end:], encoding="utf-8")
+    with demo_database.session() as session:
+        CommitmentsService(session, registry).load_catalog(catalog)
+    assert "total-id" not in snapshot(demo_database)["services"]

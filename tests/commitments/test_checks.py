@@ -117,3 +117,38 @@ def test_owner_and_checks_flags_commitments_without_checks(
 def _first_service(database: Database, registry: CheckRegistry) -> str:
     with database.session() as session:
         return collect_records(session, registry).services[0].id
+
+
+def test_residency_without_a_promise(demo_database: Database, registry: CheckRegistry) -> None:
+    definition = registry.get("service_regions_within_residency")
+    assert definition is not None
+    with demo_database.session() as session:
+        records = collect_records(session, registry)
+        uncited = definition.run(CheckContext(records=records, parameters={}))
+        cited = definition.run(
+            CheckContext(records=records, parameters={}, cited_by=("data-storage-location",))
+        )
+    assert statuses(uncited) == {ResultStatus.NOT_APPLICABLE}
+    assert statuses(cited) == {ResultStatus.ERROR}
+
+
+def test_check_goes_to_the_registry_it_is_given() -> None:
+    from mamori.commitments.registry import CheckRegistry as Registry
+    from mamori.commitments.registry import Severity, check, registry
+
+    private = Registry()
+    text = LText(ja="テスト", en="test")
+
+    @check(
+        id="private_only",
+        title=text,
+        rationale=text,
+        remediation=text,
+        severity=Severity.LOW,
+        target=private,
+    )
+    def private_only(context: CheckContext) -> list[Finding]:
+        return []
+
+    assert "private_only" in private
+    assert "private_only" not in registry

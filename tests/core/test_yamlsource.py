@@ -41,3 +41,11 @@ def test_syntax_error_has_a_line(tmp_path: Path) -> None:
 
 def test_format_path() -> None:
     assert format_path(("commitments", 3, "title", "ja")) == "commitments[3].title.ja"
+
+
+def test_oversized_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "big.yaml"
+    path.write_bytes(b"a: " + b"x" * (5 * 1024 * 1024) + b"\n")
+    with pytest.raises(InputError) as caught:
+        load_yaml(path)
+    assert caught.value.params["limit"] == 5 * 1024 * 1024

@@ -47,7 +47,7 @@ _LOG_TAIL_LINES = 40
 _PORT_ATTEMPTS = 3
 
 
-# The name is part of the agreed API (tests skip on it), hence no "Error" suffix.
+# The name is part of the agreed API, hence no "Error" suffix. The suite fails (never skips) on it.
 class PostgresUnavailable(RuntimeError):  # noqa: N818
     """PostgreSQL cannot be run on this machine (binaries or system user missing)."""
 

@@ -9,6 +9,7 @@ from typing import ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from mamori.commitments.registry import CheckRegistry, load_all_checks
 from mamori.core.db import Database
@@ -38,10 +39,10 @@ def fail_with(error: MamoriError) -> typer.Exit:
     """Print `error` as one line (plus a hint) and return the exit to raise."""
     label, hint = say(N_("error")), say(N_("hint"))
     err_console.print(
-        f"[bold red]{label}:[/] {error.render(lang())}", highlight=False, soft_wrap=True
+        f"[bold red]{label}:[/] {escape(error.render(lang()))}", highlight=False, soft_wrap=True
     )
     if error.hint:
-        err_console.print(f"{hint}: {error.hint}", highlight=False)
+        err_console.print(f"{hint}: {escape(error.hint)}", highlight=False)
     return typer.Exit(error.exit_code)
 
 

@@ -189,11 +189,12 @@ def service_regions_within_residency(context: CheckContext) -> Iterator[Finding]
     """Per service: each declared region is allowed for one of its platforms."""
     allowed: Mapping[str, list[str]] = context.parameters.get("allowed_regions") or {}
     if not allowed:
-        yield Finding(
-            ERROR,
-            "policy",
-            N_("The commitment sets no allowed_regions parameter to check against."),
-        )
+        if context.cited_by:
+            message = N_("The commitment sets no allowed_regions parameter to check against.")
+            yield Finding(ERROR, "policy", message, details={"cited_by": list(context.cited_by)})
+        else:
+            message = N_("No commitment promises a data residency to check against.")
+            yield Finding(ResultStatus.NOT_APPLICABLE, "policy", message)
         return
     for service in _records(context).services:
         permitted = {r for platform in service.platforms for r in allowed.get(platform, [])}

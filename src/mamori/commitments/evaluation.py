@@ -71,6 +71,11 @@ def parameters_for(check_id: str, commitments: Sequence[Commitment]) -> dict[str
     return merged
 
 
+def cited_by(check_id: str, commitments: Sequence[Commitment]) -> tuple[str, ...]:
+    """Ids of the commitments that list `check_id`."""
+    return tuple(c.id for c in commitments if any(link.check_id == check_id for link in c.checks))
+
+
 def run_check(definition: CheckDefinition, context: CheckContext) -> list[Finding]:
     """The check's findings; an exception becomes one `error` finding, never a crash."""
     try:
@@ -119,7 +124,9 @@ def evaluate(session: Session, registry: CheckRegistry, trigger: str = "cli") ->
     rows: list[Mapping[str, Any]] = []
     for definition in registry:
         context = CheckContext(
-            records=records, parameters=parameters_for(definition.id, records.commitments)
+            records=records,
+            parameters=parameters_for(definition.id, records.commitments),
+            cited_by=cited_by(definition.id, records.commitments),
         )
         findings = run_check(definition, context)
         statuses = {ResultStatus(f.status) for f in findings}

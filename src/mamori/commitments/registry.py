@@ -51,11 +51,13 @@ class CheckContext:
     """What a check may read: the records, and the parameters of its commitments.
 
     `records` is whatever the evaluator collected (see `evaluation.collect_records`);
-    `parameters` merges the `parameters` of every commitment that cites the check.
+    `parameters` merges the `parameters` of every commitment that cites the check, and
+    `cited_by` names those commitments (empty when no commitment relies on the check).
     """
 
     records: Any
     parameters: Mapping[str, Any]
+    cited_by: tuple[str, ...] = ()
 
 
 CheckFunction = Callable[[CheckContext], Iterable[Finding]]
@@ -130,7 +132,7 @@ def check(
     """Register the decorated function as a check."""
 
     def decorate(function: CheckFunction) -> CheckFunction:
-        (target or registry).register(
+        (target if target is not None else registry).register(
             CheckDefinition(
                 id=id,
                 title=title,

@@ -118,6 +118,7 @@ class CommitmentsService:
         tenants.put_services(catalog.services.services)
         if catalog.tenants is not None:
             tenants.put_tenants(catalog.tenants.tenants)
+        tenants.remove_services_except({s.id for s in catalog.services.services})
         self.repository.replace_commitments(_commitment_rows(catalog))
         self.repository.delete_clauses_except({c.number for c in catalog.clauses.clauses})
         self.session.flush()

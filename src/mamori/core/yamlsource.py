@@ -13,6 +13,9 @@ from mamori.core.i18n import N_
 
 PathKey = tuple[str | int, ...]
 
+# Catalog files are hand-written text; anything larger is a mistake, not a catalog.
+MAX_YAML_BYTES = 5 * 1024 * 1024
+
 
 @dataclass
 class YamlDocument:
@@ -89,6 +92,13 @@ def load_yaml(path: Path, display_name: str | None = None) -> YamlDocument:
     """Parse `path`; a syntax error becomes an InputError with its line."""
     file = display_name or str(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_YAML_BYTES:
+            raise InputError(
+                N_("the file is %(size)s bytes; the limit is %(limit)s"),
+                file=file,
+                params={"size": size, "limit": MAX_YAML_BYTES},
+            )
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as exc:
         raise InputError(N_("file not found"), file=file) from exc

@@ -10,8 +10,10 @@ from sqlalchemy.orm import Session
 from mamori.commitments.registry import CheckRegistry
 from mamori.core.i18n import Lang
 from mamori.core.settings import Settings
-from mamori.publishing.renderers import renderer_for
+from mamori.publishing.renderers import FORMATS, renderer_for
 from mamori.publishing.whitepaper import build_whitepaper
+
+WHITEPAPER_FORMATS: tuple[str, ...] = FORMATS
 
 
 @dataclass(frozen=True)

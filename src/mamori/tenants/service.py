@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from mamori.core.errors import NotFoundError
+from mamori.core.errors import InputError, NotFoundError
 from mamori.core.i18n import N_
 from mamori.tenants.models import (
     PolicyStatement,
@@ -86,7 +86,7 @@ class TenantsService:
         self.repository.flush()
 
     def put_services(self, services: Sequence[ServiceIn]) -> None:
-        """Make the service list exactly `services` (subscribed services cannot vanish)."""
+        """Create or update `services` (see `remove_services_except` for removal)."""
         existing = {service.id: service for service in self.repository.services()}
         for position, item in enumerate(services):
             row = existing.get(item.id) or Service(id=item.id)
@@ -98,7 +98,21 @@ class TenantsService:
             row.endpoints = list(item.endpoints)
             self.repository.add(row)
         self.repository.flush()
-        self.repository.delete_services_except({item.id for item in services})
+
+    def remove_services_except(self, keep: set[str]) -> None:
+        """Delete services not in `keep`; a service tenants still subscribe to stays put."""
+        counts = self.repository.service_subscriber_counts()
+        for service in self.repository.services():
+            if service.id not in keep and counts.get(service.id):
+                raise InputError(
+                    N_(
+                        "the service '%(service)s' cannot be removed: %(count)s tenants "
+                        "subscribe to it"
+                    ),
+                    field="services",
+                    params={"service": service.id, "count": counts[service.id]},
+                )
+        self.repository.delete_services_except(keep)
 
     def put_tenants(self, tenants: Sequence[TenantIn]) -> None:
         """Create or update `tenants`; tenants not listed are left as they are."""

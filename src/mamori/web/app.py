@@ -20,8 +20,7 @@ from mamori.core.errors import MamoriError, NotFoundError
 from mamori.core.i18n import N_, Lang, is_language, negotiate
 from mamori.core.settings import Settings
 from mamori.core.templating import jinja_env
-from mamori.publishing.renderers import FORMATS
-from mamori.publishing.service import PublishingService
+from mamori.publishing.service import WHITEPAPER_FORMATS, PublishingService
 from mamori.tenants.service import TenantsService
 from mamori.web.status_view import status_page_context
 
@@ -89,7 +88,7 @@ def create_app(settings: Settings, database: Database, registry: CheckRegistry) 
 
     @app.get("/whitepaper/{lang}.{fmt}")
     def whitepaper(lang: str, fmt: str, request: Request) -> Response:
-        if not is_language(lang) or fmt not in FORMATS:
+        if not is_language(lang) or fmt not in WHITEPAPER_FORMATS:
             raise NotFoundError(N_("no such whitepaper"))
         with session() as db:
             rendered = PublishingService(db, registry, settings).whitepaper(
