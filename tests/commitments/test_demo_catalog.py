@@ -10,7 +10,9 @@ import pytest
 from mamori.commitments.catalog_loader import BUNDLED_CLAUSES, DEMO_CATALOG, read_catalog
 from mamori.commitments.registry import CheckRegistry
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "whitepaper-iso27017-ja.txt"
+REFERENCE = (
+    Path(__file__).resolve().parents[3] / "shared" / "reference" / "whitepaper-iso27017-ja.txt"
+)
 CLOUD_SPECIFIC = {
     "CLD.6.3.1",
     "CLD.8.1.5",
@@ -57,7 +59,9 @@ def test_demo_commitments_cite_the_reference_clauses(
     commitments = read_catalog(DEMO_CATALOG, registry).commitments.commitments
     assert [c.order for c in commitments] == list(range(1, 23))
     for commitment in commitments:
-        expected = [reference_clauses[commitment.order]] if commitment.order in reference_clauses else []
+        expected = (
+            [reference_clauses[commitment.order]] if commitment.order in reference_clauses else []
+        )
         assert commitment.clauses == expected, commitment.id
 
 

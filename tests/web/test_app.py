@@ -76,3 +76,21 @@ def test_api_lists_commitments_with_status(client: TestClient) -> None:
 
 def test_health(client: TestClient) -> None:
     assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_catalog_text_is_escaped(
+    demo_database: Database, registry: CheckRegistry, settings: Settings
+) -> None:
+    from mamori.commitments.models import Commitment
+    from mamori.core.text import LText
+
+    with demo_database.session() as session:
+        row = session.get(Commitment, "backup")
+        assert row is not None
+        row.title = LText(ja="<script>alert(1)</script>", en="<b>bold</b>")
+    with TestClient(create_app(settings, demo_database, registry)) as client:
+        page = client.get("/?lang=ja").text
+        html = client.get("/whitepaper/en.html").text
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<b>bold</b>" not in html and "&lt;b&gt;bold&lt;/b&gt;" in html

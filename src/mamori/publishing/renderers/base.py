@@ -9,9 +9,10 @@ from functools import cache
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment
 
-from mamori.core.i18n import Lang, translations
+from mamori.core.i18n import Lang
+from mamori.core.templating import jinja_env
 from mamori.publishing.document import CommitmentView, WhitepaperDocument
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
@@ -83,20 +84,10 @@ def is_web_url(value: str) -> bool:
 def template_env(lang: Lang, *, autoescape: bool) -> Environment:
     """A Jinja environment over the publishing templates whose `_()` speaks `lang`.
 
-    Autoescaping is set explicitly rather than by file name because `*.html.j2`
-    does not end in `.html`, so `select_autoescape` would leave HTML unescaped.
+    Autoescaping is off only for Markdown, whose templates escape every value with
+    md()/md_cell().
     """
-    env = Environment(
-        loader=FileSystemLoader(str(TEMPLATE_DIR)),
-        # Off only for Markdown, whose templates escape every value with md()/md_cell().
-        autoescape=autoescape,  # noqa: S701
-        undefined=StrictUndefined,
-        extensions=["jinja2.ext.i18n"],
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
+    env = jinja_env(TEMPLATE_DIR, lang, autoescape=autoescape)
     env.globals.update(
         lang=lang,
         text_blocks=text_blocks,
