@@ -186,3 +186,13 @@ def test_status_appears_only_when_asked(
         live = publishing.whitepaper(lang="en", fmt="md", with_status=True).content.decode()
     assert "Not evidenced" not in plain
     assert "Not evidenced" in live and "Met" in live
+
+
+def test_missing_cjk_font_is_a_configuration_error(
+    demo_database: Database, registry: CheckRegistry, tmp_path: Path
+) -> None:
+    from mamori.core.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError) as caught:
+        render(demo_database, registry, tmp_path, "ja", "pdf", "DejaVu Sans, No Such Font")
+    assert "No Such Font" in caught.value.render("en")

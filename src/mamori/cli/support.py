@@ -42,7 +42,7 @@ def fail_with(error: MamoriError) -> typer.Exit:
         f"[bold red]{label}:[/] {escape(error.render(lang()))}", highlight=False, soft_wrap=True
     )
     if error.hint:
-        err_console.print(f"{hint}: {escape(error.hint)}", highlight=False)
+        err_console.print(f"{hint}: {escape(say(error.hint))}", highlight=False)
     return typer.Exit(error.exit_code)
 
 
