@@ -81,3 +81,33 @@ class ConfigurationError(MamoriError):
     """mamori is set up wrongly (missing font, unreachable database, …)."""
 
     exit_code = 2
+
+
+class ForbiddenError(MamoriError):
+    """The caller is known but may not do this (HTTP 403)."""
+
+    exit_code = 1
+
+
+class AuthenticationError(MamoriError):
+    """The caller could not be identified: wrong password, expired session (HTTP 401)."""
+
+    exit_code = 1
+
+
+class ConflictError(MamoriError):
+    """The action does not fit the record's current state (HTTP 409)."""
+
+    exit_code = 1
+
+
+class RateLimitedError(MamoriError):
+    """Too many attempts; try again after `retry_after` seconds (HTTP 429)."""
+
+    exit_code = 1
+
+    def __init__(
+        self, message: str, *, retry_after: int, params: Mapping[str, Any] | None = None
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, params=params)

@@ -7,7 +7,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -64,6 +64,56 @@ class Settings(BaseSettings):
         description="CSS font-family list used for PDF output; must name an installed CJK font.",
     )
     sql_echo: bool = Field(default=False, description="Log every SQL statement (debugging).")
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Key that signs cookies and encrypts MFA secrets. Empty means a random key kept "
+            "in `<data_dir>/secret.key` (created on first use, mode 0600)."
+        ),
+    )
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Address of the portal as users reach it; used in links sent by mail.",
+    )
+    session_idle_minutes: int = Field(
+        default=30, ge=1, description="A session unused this long ends."
+    )
+    session_absolute_hours: int = Field(
+        default=12, ge=1, description="A session ends this long after sign-in, used or not."
+    )
+    login_lockout_failures: int = Field(
+        default=20, ge=3, description="Consecutive wrong passwords that lock an account."
+    )
+    login_lockout_minutes: int = Field(
+        default=15, ge=1, description="How long a locked account stays locked."
+    )
+    login_rate_per_address: int = Field(
+        default=30,
+        ge=1,
+        description="Sign-in attempts allowed per client address in five minutes.",
+    )
+    grant_max_minutes: int = Field(
+        default=480, ge=5, description="Longest staff access grant that can be requested."
+    )
+    api_token_max_days: int = Field(
+        default=365, ge=1, description="Longest lifetime of an API token."
+    )
+    invitation_hours: int = Field(
+        default=72, ge=1, description="How long an invitation link stays valid."
+    )
+    password_reset_minutes: int = Field(
+        default=30, ge=5, description="How long a password reset link stays valid."
+    )
+    smtp_host: str = Field(default="", description="SMTP server; empty keeps mail in memory.")
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP server port.")
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls", description="starttls (required), tls (implicit TLS) or none."
+    )
+    smtp_username: str = Field(default="", description="SMTP user; empty means no login.")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password.")
+    mail_from: str = Field(
+        default="mamori@localhost", description="Sender address of mail from mamori."
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -1,0 +1,60 @@
+"""The audit trail interface: every administrative action is recorded through it.
+
+Today a database table stores the events (mamori.tenants); the ledger issue swaps in
+a tamper-evident implementation behind this same interface.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from mamori.core.scope import Principal
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One administrative action."""
+
+    action: str  # e.g. "user.invite", "grant.approve", "auth.lockout"
+    target_type: str
+    target_id: str
+    tenant_id: str | None
+    actor_id: str | None
+    actor_label: str
+    address: str = ""
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def by(
+        cls,
+        principal: Principal | None,
+        action: str,
+        target_type: str,
+        target_id: str,
+        tenant_id: str | None,
+        **details: Any,
+    ) -> AuditRecord:
+        """A record of `principal` doing `action` (None for the system itself)."""
+        return cls(
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            tenant_id=tenant_id,
+            actor_id=principal.user_id if principal else None,
+            actor_label=principal.label if principal else "system",
+            address=principal.address if principal else "",
+            details=details,
+        )
+
+
+class AuditTrail(ABC):
+    """Where audit records go; written in the caller's transaction."""
+
+    @abstractmethod
+    def record(self, session: Session, record: AuditRecord) -> None:
+        """Store `record` as part of `session`'s transaction."""

@@ -1,0 +1,1 @@
+"""HTML pages of the tenants domain; each module has a `router`."""

@@ -1,0 +1,232 @@
+"""Sign-in, two-step verification, sign-out, invitations and password resets."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from mamori.core.errors import AuthenticationError, InputError, RateLimitedError
+from mamori.core.i18n import N_
+from mamori.tenants.service import accounts, auth
+from mamori.web.auth import (
+    MfaRequired,
+    authenticate,
+    browser_session,
+    check_csrf,
+    client_address,
+    set_session_cookie,
+    web_context,
+)
+from mamori.web.render import language, page, redirect
+
+router = APIRouter(dependencies=[Depends(check_csrf)])
+
+
+def _safe_next(target: str) -> str:
+    # Only same-site paths: an open redirect would make phishing links look like ours.
+    return target if target.startswith("/") and not target.startswith("//") else "/dashboard"
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str = "/dashboard") -> Response:
+    """The sign-in form."""
+    return page(request, "auth/login.html", next=_safe_next(next), email="", error=None)
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    email: Annotated[str, Form(max_length=254)],
+    password: Annotated[str, Form(max_length=1024)],
+    next: Annotated[str, Form(max_length=500)] = "/dashboard",
+) -> Response:
+    """Check the password; continue to two-step verification or the page asked for."""
+    context = web_context(request)
+    address = client_address(request)
+    wait = context.login_limiter.hit(address)
+    if wait:
+        raise RateLimitedError(N_("too many sign-in attempts; try again later"), retry_after=wait)
+    try:
+        with context.services() as services:
+            signed = auth.sign_in(services, email, password, address)
+    except AuthenticationError as error:
+        lang = language(request)
+        return page(
+            request,
+            "auth/login.html",
+            status_code=401,
+            next=_safe_next(next),
+            email=email,
+            error=error.render(lang),
+        )
+    target = "/login/mfa" if signed.needs_mfa or signed.must_enrol_mfa else _safe_next(next)
+    response = RedirectResponse(target, status_code=303)
+    set_session_cookie(request, response, context.sign_cookie(signed.session_id))
+    return response
+
+
+def _mfa_page(request: Request, error: str | None = None, status_code: int = 200) -> Response:
+    context = web_context(request)
+    with context.services() as services:
+        found = browser_session(request, services)
+        if found is None:
+            return redirect("/login")
+        row, user = found
+        if row.mfa_passed:
+            return redirect("/dashboard")
+        if user.totp_enabled:
+            return page(request, "auth/mfa.html", enrol=False, error=error, status_code=status_code)
+        uri = accounts.begin_totp(services, user) if not user.totp_secret else None
+        secret = accounts.totp_secret(services, user)
+        if uri is None:
+            import pyotp
+
+            uri = pyotp.TOTP(secret).provisioning_uri(
+                name=user.email, issuer_name=accounts.TOTP_ISSUER
+            )
+    return page(
+        request,
+        "auth/mfa.html",
+        enrol=True,
+        secret=secret,
+        uri=uri,
+        error=error,
+        status_code=status_code,
+    )
+
+
+@router.get("/login/mfa", response_class=HTMLResponse)
+def mfa_form(request: Request) -> Response:
+    """Enter a code, or enrol an authenticator first (required for staff)."""
+    return _mfa_page(request)
+
+
+@router.post("/login/mfa")
+def mfa(request: Request, code: Annotated[str, Form(max_length=12)]) -> Response:
+    """Check the code and finish signing in."""
+    context = web_context(request)
+    try:
+        with context.services() as services:
+            found = browser_session(request, services)
+            if found is None:
+                return redirect("/login")
+            row, user = found
+            if user.totp_enabled:
+                auth.complete_mfa(services, row, user, code, client_address(request))
+                notice = None
+            else:
+                accounts.confirm_totp(services, user, code)
+                row.mfa_passed = True
+                notice = "mfa_enabled"
+    except (AuthenticationError, InputError) as error:
+        return _mfa_page(request, error.render(language(request)), status_code=401)
+    return redirect("/dashboard", notice)
+
+
+@router.post("/logout")
+def logout(request: Request) -> Response:
+    """End the session."""
+    context = web_context(request)
+    with context.services() as services:
+        found = browser_session(request, services)
+        if found is not None:
+            auth.sign_out(services, found[0])
+    response = redirect("/login", "signed_out")
+    set_session_cookie(request, response, None)
+    return response
+
+
+def _set_password_page(
+    request: Request, token: str, purpose: str, error: str | None = None, status_code: int = 200
+) -> Response:
+    context = web_context(request)
+    with context.services() as services:
+        user = accounts.check_link(services, token, purpose)
+        email, name = user.email, user.display_name
+    invite = purpose == accounts.INVITE
+    return page(
+        request,
+        "auth/set_password.html",
+        title=_title(request, invite),
+        email=email,
+        display_name=name,
+        ask_name=invite,
+        action=f"/{'invitation' if invite else 'reset'}/{token}",
+        error=error,
+        status_code=status_code,
+    )
+
+
+def _title(request: Request, invite: bool) -> str:
+    from mamori.core.i18n import translate
+
+    lang = language(request)
+    return translate(lang, N_("Create your account") if invite else N_("Choose a new password"))
+
+
+@router.get("/invitation/{token}", response_class=HTMLResponse)
+def invitation_form(request: Request, token: str) -> Response:
+    """Accept an invitation: choose a password."""
+    return _set_password_page(request, token, accounts.INVITE)
+
+
+@router.post("/invitation/{token}")
+def accept_invitation(
+    request: Request,
+    token: str,
+    password: Annotated[str, Form(max_length=1024)],
+    display_name: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """Set the password of an invited account."""
+    try:
+        with web_context(request).services() as services:
+            accounts.accept_invitation(services, token, password, display_name)
+    except InputError as error:
+        return _set_password_page(
+            request, token, accounts.INVITE, error.render(language(request)), 400
+        )
+    return redirect("/login", "password_set")
+
+
+@router.get("/reset", response_class=HTMLResponse)
+def reset_request_form(request: Request) -> Response:
+    """Ask for a password reset link."""
+    return page(request, "auth/reset_request.html")
+
+
+@router.post("/reset")
+def reset_request(request: Request, email: Annotated[str, Form(max_length=254)]) -> Response:
+    """Send a reset link if the account exists; answer the same either way."""
+    context = web_context(request)
+    wait = context.login_limiter.hit(client_address(request))
+    if wait:
+        raise RateLimitedError(N_("too many attempts; try again later"), retry_after=wait)
+    with context.services() as services:
+        accounts.request_password_reset(services, email, client_address(request))
+    return redirect("/login", "reset_sent")
+
+
+@router.get("/reset/{token}", response_class=HTMLResponse)
+def reset_form(request: Request, token: str) -> Response:
+    """Choose a new password from a reset link."""
+    return _set_password_page(request, token, accounts.RESET)
+
+
+@router.post("/reset/{token}")
+def reset(
+    request: Request, token: str, password: Annotated[str, Form(max_length=1024)]
+) -> Response:
+    """Set the new password."""
+    try:
+        with web_context(request).services() as services:
+            accounts.reset_password(services, token, password)
+    except InputError as error:
+        return _set_password_page(
+            request, token, accounts.RESET, error.render(language(request)), 400
+        )
+    return redirect("/login", "password_set")
+
+
+__all__ = ["MfaRequired", "authenticate", "router"]

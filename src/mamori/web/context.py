@@ -1,0 +1,73 @@
+"""What the web app holds for its lifetime: settings, database, registry, keys, mail, clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from mamori.commitments.registry import CheckRegistry
+from mamori.core.audit import AuditTrail
+from mamori.core.clock import utcnow
+from mamori.core.crypto import SecretBox, derive_key, load_secret_key
+from mamori.core.db import Database
+from mamori.core.mail.base import Notifier
+from mamori.core.ratelimit import SlidingWindowLimiter
+from mamori.core.settings import Settings
+from mamori.tenants.service.audit import DatabaseAuditTrail
+from mamori.tenants.service.context import Services
+
+LOGIN_WINDOW_SECONDS = 300
+
+
+@dataclass
+class WebContext:
+    """Long-lived dependencies of the web app."""
+
+    settings: Settings
+    database: Database
+    registry: CheckRegistry
+    notifier: Notifier
+    clock: Callable[[], datetime] = utcnow
+    audit_trail: AuditTrail = field(default_factory=DatabaseAuditTrail)
+    _master: bytes = b""
+
+    def __post_init__(self) -> None:
+        self._master = load_secret_key(self.settings)
+        self.box = SecretBox(derive_key(self._master, "mamori totp secrets"))
+        self._cookies = URLSafeSerializer(
+            derive_key(self._master, "mamori session cookie").hex(), salt="session"
+        )
+        self.login_limiter = SlidingWindowLimiter(
+            self.settings.login_rate_per_address, LOGIN_WINDOW_SECONDS
+        )
+        if isinstance(self.audit_trail, DatabaseAuditTrail):
+            self.audit_trail.clock = self.clock
+
+    @contextmanager
+    def services(self) -> Iterator[Services]:
+        """Identity services in one transaction, committed when the block succeeds."""
+        with self.database.session() as session:
+            yield Services(
+                session=session,
+                settings=self.settings,
+                clock=self.clock,
+                audit_trail=self.audit_trail,
+                notifier=self.notifier,
+                box=self.box,
+            )
+
+    def sign_cookie(self, session_id: str) -> str:
+        """The cookie value carrying a session id."""
+        return str(self._cookies.dumps(session_id))
+
+    def read_cookie(self, value: str) -> str | None:
+        """The session id in a cookie, or None when the signature does not hold."""
+        try:
+            loaded = self._cookies.loads(value)
+        except BadSignature:
+            return None
+        return loaded if isinstance(loaded, str) else None
