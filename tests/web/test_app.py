@@ -11,7 +11,10 @@ from mamori.commitments.registry import CheckRegistry
 from mamori.commitments.service import CommitmentsService
 from mamori.core.db import Database
 from mamori.core.settings import Settings
+from mamori.tenants.permissions import Role
 from mamori.web.app import create_app
+from tests.support.identities import Identities
+from tests.support.portal import Portal
 
 
 @pytest.fixture
@@ -65,13 +68,21 @@ def test_unknown_pages_get_the_error_page(client: TestClient) -> None:
     assert nowhere.status_code == 404 and "This page does not exist." in nowhere.text
 
 
-def test_api_lists_commitments_with_status(client: TestClient) -> None:
-    body = client.get("/api/v1/commitments", params={"lang": "en"}).json()
+def test_api_needs_a_signed_in_caller(client: TestClient) -> None:
+    response = client.get("/api/v1/commitments")
+    assert response.status_code == 401
+    assert set(response.json()) == {"error", "detail", "field"}
+
+
+def test_api_lists_commitments_with_status(portal: Portal, people: Identities) -> None:
+    people.user("m@midori.example.jp", Role.TENANT_MEMBER, "midori-city-boe")
+    with portal.client() as client:
+        portal.sign_in(client, "m@midori.example.jp")
+        body = client.get("/api/v1/commitments", params={"lang": "en"}).json()
     assert [c["order"] for c in body["commitments"]] == list(range(1, 23))
     by_id = {c["id"]: c for c in body["commitments"]}
     assert by_id["virtual-environment-segregation"]["clauses"] == ["CLD.9.5.1"]
     assert by_id["data-storage-location"]["status"] == "met"
-    assert client.get("/api/v1/commitments", params={"lang": "fr"}).status_code == 422
 
 
 def test_health(client: TestClient) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -99,3 +99,105 @@ class TenantIn(_Strict):
     name: LTextIn
     services: list[str] = Field(default_factory=list)
     contacts: list[TenantContactIn] = Field(default_factory=list)
+
+
+class ApiModel(BaseModel):
+    """Base of API responses."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class MeOut(ApiModel):
+    """The caller."""
+
+    user_id: str
+    email: str
+    display_name: str
+    role: str
+    tenant_id: str | None
+    permissions: list[str]
+    token_scopes: list[str] | None
+
+
+class TenantOut(ApiModel):
+    """A tenant's metadata."""
+
+    id: str
+    name_ja: str
+    name_en: str
+    services: list[str]
+    require_tenant_approval: bool
+
+
+class ContactOut(ApiModel):
+    """A tenant contact (customer data)."""
+
+    role: str
+    name_ja: str
+    name_en: str
+    email: str
+    phone: str
+    language: str
+
+
+class UserOut(ApiModel):
+    """A user account."""
+
+    id: str
+    email: str
+    display_name: str
+    role: str
+    tenant_id: str | None
+    mfa_enabled: bool
+    locked: bool
+
+
+class GrantOut(ApiModel):
+    """A staff access grant."""
+
+    id: str
+    tenant_id: str
+    requester_id: str
+    reason: str
+    scope: str
+    duration_minutes: int
+    status: str
+    requested_at: datetime
+    approver_id: str | None
+    starts_at: datetime | None
+    expires_at: datetime | None
+
+
+class GrantIn(BaseModel):
+    """A request for access."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tenant_id: str = Field(max_length=64)
+    reason: str = Field(max_length=1000)
+    minutes: int = Field(ge=1, le=100_000)
+
+
+class AuditEventOut(ApiModel):
+    """An audit trail entry."""
+
+    id: int
+    at: datetime
+    actor_label: str
+    action: str
+    target_type: str
+    target_id: str
+    tenant_id: str | None
+    address: str
+
+
+class TokenOut(ApiModel):
+    """An API token (never its secret)."""
+
+    id: str
+    name: str
+    tenant_id: str | None
+    scopes: list[str]
+    created_at: datetime
+    expires_at: datetime
+    revoked: bool

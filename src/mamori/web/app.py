@@ -1,31 +1,32 @@
-"""The FastAPI app: status page, whitepaper downloads and a small read-only JSON API."""
+"""The FastAPI app: pages and JSON API over the same services and authorisation."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
 
-from fastapi import FastAPI, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.orm import Session
 
 from mamori import __version__
 from mamori.commitments.registry import CheckRegistry
-from mamori.commitments.service import CommitmentsService
+from mamori.core.clock import utcnow
 from mamori.core.db import Database
-from mamori.core.errors import MamoriError, NotFoundError
-from mamori.core.i18n import N_, Lang, is_language, negotiate
+from mamori.core.mail.base import Notifier
+from mamori.core.mail.factory import notifier_from_settings
 from mamori.core.settings import Settings
-from mamori.core.templating import jinja_env
-from mamori.publishing.service import WHITEPAPER_FORMATS, PublishingService
-from mamori.tenants.service import TenantsService
-from mamori.web.status_view import status_page_context
+from mamori.tenants import api as tenants_api
+from mamori.tenants.views import auth as auth_views
+from mamori.tenants.views import people as people_views
+from mamori.web import pages
+from mamori.web.auth import is_https
+from mamori.web.context import WebContext
+from mamori.web.errors import install_error_handlers
 
 WEB_DIR = Path(__file__).resolve().parent
-TEMPLATES = WEB_DIR / "templates"
+MAX_BODY_BYTES = 1024 * 1024  # forms and API bodies of this portal are small
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -36,101 +37,44 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
 }
 
 
-def pick_language(request: Request, settings: Settings) -> Lang:
-    """`?lang=` first, then Accept-Language, then the default."""
-    asked = request.query_params.get("lang")
-    if is_language(asked):
-        return asked
-    return negotiate(request.headers.get("accept-language"), settings.default_language)
-
-
-def create_app(settings: Settings, database: Database, registry: CheckRegistry) -> FastAPI:
-    """The web application bound to one database and registry."""
+def create_app(
+    settings: Settings,
+    database: Database,
+    registry: CheckRegistry,
+    *,
+    notifier: Notifier | None = None,
+    clock: Callable[[], datetime] = utcnow,
+) -> FastAPI:
+    """The portal bound to one database, registry, notifier and clock."""
     app = FastAPI(title="mamori", version=__version__, docs_url=None, redoc_url=None)
+    app.state.mamori = WebContext(
+        settings, database, registry, notifier or notifier_from_settings(settings), clock
+    )
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
-
-    def render(name: str, lang: Lang, http_status: int = 200, **context: Any) -> HTMLResponse:
-        html = jinja_env(TEMPLATES, lang).get_template(name).render(**context)
-        return HTMLResponse(html, status_code=http_status)
+    app.include_router(pages.router)
+    app.include_router(auth_views.router)
+    app.include_router(people_views.router)
+    app.include_router(tenants_api.router, prefix="/api/v1")
+    install_error_handlers(app)
 
     @app.middleware("http")
-    async def security_headers(
+    async def guard(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
+            return Response("request too large", status_code=413)
         response = await call_next(request)
         for header, value in SECURITY_HEADERS.items():
             response.headers.setdefault(header, value)
+        if is_https(request):
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        if request.cookies.get("mamori_session") or request.headers.get("authorization"):
+            response.headers.setdefault("Cache-Control", "no-store")
         return response
-
-    @app.exception_handler(MamoriError)
-    async def mamori_error(request: Request, error: MamoriError) -> Response:
-        lang = pick_language(request, settings)
-        code = 404 if isinstance(error, NotFoundError) else 400
-        if request.url.path.startswith("/api/"):
-            return JSONResponse(
-                {"error": error.render(lang), "detail": error.params, "field": None},
-                status_code=code,
-            )
-        return render("error.html", lang, code, message=error.render(lang), status_code=code)
-
-    def session() -> Session:
-        return database.new_session()
-
-    @app.get("/", response_class=HTMLResponse)
-    def status_page(request: Request) -> HTMLResponse:
-        lang = pick_language(request, settings)
-        with session() as db:
-            context = status_page_context(db, registry, settings, lang)
-        return render("status.html", lang, **context)
-
-    @app.get("/whitepaper/{lang}.{fmt}")
-    def whitepaper(lang: str, fmt: str, request: Request) -> Response:
-        if not is_language(lang) or fmt not in WHITEPAPER_FORMATS:
-            raise NotFoundError(N_("no such whitepaper"))
-        with session() as db:
-            rendered = PublishingService(db, registry, settings).whitepaper(
-                lang=lang, fmt=fmt, with_status=True
-            )
-        disposition = "inline" if fmt == "html" else "attachment"
-        return Response(
-            rendered.content,
-            media_type=rendered.media_type,
-            headers={"Content-Disposition": f'{disposition}; filename="{rendered.filename}"'},
-        )
-
-    @app.get("/api/v1/commitments")
-    def commitments_api(lang: Annotated[Lang, Query()] = "ja") -> dict[str, Any]:
-        with session() as db:
-            states = CommitmentsService(db, registry).states(
-                max_age=timedelta(hours=settings.evidence_max_age_hours)
-            )
-            return {
-                "commitments": [
-                    {
-                        "id": s.commitment.id,
-                        "order": s.commitment.position,
-                        "title": s.commitment.title.get(lang),
-                        "clauses": [c.clause_number for c in s.commitment.clauses],
-                        "status": s.status.value,
-                        "latest_evidence_at": (
-                            s.latest_evidence_at.isoformat() if s.latest_evidence_at else None
-                        ),
-                    }
-                    for s in states
-                ]
-            }
-
-    @app.get("/healthz")
-    def health() -> dict[str, str]:
-        with session() as db:
-            TenantsService(db).find_provider()
-        return {"status": "ok"}
-
-    @app.exception_handler(404)
-    async def not_found(request: Request, _exc: Exception) -> Response:
-        return await mamori_error(request, NotFoundError(N_("This page does not exist.")))
 
     return app

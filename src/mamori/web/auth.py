@@ -22,11 +22,11 @@ CSRF_HEADER = "x-csrf-token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
-class LoginRequired(MamoriError):
+class LoginRequiredError(MamoriError):
     """No valid session or token: pages redirect to sign-in, the API answers 401."""
 
 
-class MfaRequired(MamoriError):
+class MfaRequiredError(MamoriError):
     """Signed in with a password, but the second factor is still missing."""
 
     def __init__(self, enrol: bool) -> None:
@@ -86,20 +86,20 @@ def _bearer(request: Request) -> str | None:
 def authenticate(
     request: Request, services: Services, *, allow_pending_mfa: bool = False
 ) -> Principal:
-    """The principal behind the request, or LoginRequired / MfaRequired."""
+    """The principal behind the request, or LoginRequiredError / MfaRequiredError."""
     address = client_address(request)
     bearer = _bearer(request)
     if bearer is not None:
         principal = tokens.authenticate(services, bearer, address)
         if principal is None:
-            raise LoginRequired(N_("the API token is invalid, expired or revoked"))
+            raise LoginRequiredError(N_("the API token is invalid, expired or revoked"))
         return principal
     found = browser_session(request, services)
     if found is None:
-        raise LoginRequired(N_("please sign in"))
+        raise LoginRequiredError(N_("please sign in"))
     row, user = found
     if not row.mfa_passed and not allow_pending_mfa:
-        raise MfaRequired(enrol=not user.totp_enabled)
+        raise MfaRequiredError(enrol=not user.totp_enabled)
     request.state.csrf_token = row.csrf_token
     return auth.principal_for(user, address=address, session_id_hash=row.id_hash)
 

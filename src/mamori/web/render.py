@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from mamori.core.clock import format_local
 from mamori.core.i18n import N_, Lang, is_language, negotiate
 from mamori.core.scope import Principal
 from mamori.core.templating import jinja_env
@@ -78,6 +79,7 @@ def page(
 ) -> HTMLResponse:
     """Render `template` for this request."""
     lang = language(request, principal)
+    zone = web_context(request).settings.timezone
     csrf = csrf_token_for(request)
     notice_key = request.query_params.get("done", "")
     html = (
@@ -90,6 +92,7 @@ def page(
             current_path=request.url.path,
             csrf_token=csrf,
             notice=NOTICES.get(notice_key),
+            when=lambda moment: format_local(moment, zone, lang),
             **context,
         )
     )

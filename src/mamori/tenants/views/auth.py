@@ -11,8 +11,6 @@ from mamori.core.errors import AuthenticationError, InputError, RateLimitedError
 from mamori.core.i18n import N_
 from mamori.tenants.service import accounts, auth
 from mamori.web.auth import (
-    MfaRequired,
-    authenticate,
     browser_session,
     check_csrf,
     client_address,
@@ -229,4 +227,4 @@ def reset(
     return redirect("/login", "password_set")
 
 
-__all__ = ["MfaRequired", "authenticate", "router"]
+__all__ = ["router"]
