@@ -1,4 +1,4 @@
-"""Drive the portal like a browser would: sign in through the forms, keep cookies, post with CSRF."""
+"""Drive the portal as a browser would: sign in through the forms, keep cookies, send CSRF."""
 
 from __future__ import annotations
 

@@ -72,6 +72,7 @@ def _mfa_page(request: Request, error: str | None = None, status_code: int = 200
         if found is None:
             return redirect("/login")
         row, user = found
+        request.state.csrf_token = row.csrf_token
         if row.mfa_passed:
             return redirect("/dashboard")
         if user.totp_enabled:
