@@ -12,7 +12,7 @@ help: ## List the targets
 bootstrap: ## Install uv with pip when it is missing
 	@$(UV) --version >/dev/null
 
-system-deps: ## Debian packages for PDFs and tests (CJK fonts, poppler-utils, PostgreSQL)
+system-deps: ## Debian packages for PDFs and tests (CJK fonts, poppler-utils, PostgreSQL, Chromium)
 	@./scripts/system-deps.sh
 
 sync: bootstrap ## Create .venv from uv.lock

@@ -13,6 +13,8 @@ $ldconfig -p 2>/dev/null | grep libpangoft2 >/dev/null || needed+=(libpango-1.0-
 # WeasyPrint subsets fonts with HarfBuzz when present; fontTools is ~6x slower on Noto CJK.
 $ldconfig -p 2>/dev/null | grep libharfbuzz-subset >/dev/null || needed+=(libharfbuzz-subset0)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || needed+=(postgresql)
+# Browser tests: Playwright drives Debian's Chromium (`playwright install` cannot download here).
+command -v chromium >/dev/null 2>&1 || needed+=(chromium)
 
 if [ ${#needed[@]} -eq 0 ]; then
   exit 0

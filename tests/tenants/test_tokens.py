@@ -19,8 +19,8 @@ def test_token_lifecycle(identities: Identities) -> None:
     with identities.work() as services:
         stored = services.repository.api_token(new.row.id)
         assert stored is not None
-        assert new.secret.split("_")[2] not in stored.secret_hash
-        assert stored.secret_hash == token_hash(new.secret.split("_")[2])
+        assert new.secret.split("_", 2)[2] not in stored.secret_hash
+        assert stored.secret_hash == token_hash(new.secret.split("_", 2)[2])
         principal = tokens.authenticate(services, new.secret, "192.0.2.5")
         assert principal is not None and principal.token_scopes == frozenset({"commitments:read"})
         assert principal.tenant_id == "aoba-city-boe"

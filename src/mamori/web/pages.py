@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from collections import Counter
 
 from fastapi import APIRouter, Depends, Request
@@ -94,11 +97,27 @@ def whitepaper(request: Request, lang: str, fmt: str) -> Response:
         rendered = PublishingService(session, context.registry, context.settings).whitepaper(
             lang=lang, fmt=fmt, with_status=True
         )
-    disposition = "inline" if fmt == "html" else "attachment"
-    return Response(
-        rendered.content,
-        media_type=rendered.media_type,
-        headers={"Content-Disposition": f'{disposition}; filename="{rendered.filename}"'},
+    headers = {"Content-Disposition": f'attachment; filename="{rendered.filename}"'}
+    if fmt == "html":
+        headers = {
+            "Content-Disposition": f'inline; filename="{rendered.filename}"',
+            "Content-Security-Policy": whitepaper_policy(rendered.content),
+        }
+    return Response(rendered.content, media_type=rendered.media_type, headers=headers)
+
+
+STYLE_BLOCK = re.compile(rb"<style[^>]*>(.*?)</style>", re.S)
+
+
+def whitepaper_policy(html: bytes) -> str:
+    """A CSP for the standalone whitepaper: its own inline styles by hash, nothing else."""
+    hashes = " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(block).digest()).decode() + "'"
+        for block in STYLE_BLOCK.findall(html)
+    )
+    return (
+        f"default-src 'none'; style-src {hashes or chr(39) + 'none' + chr(39)}; img-src data:; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     )
 
 
