@@ -42,7 +42,7 @@ def _routes(candidates: Iterable[object], prefix: str) -> list[tuple[str, str]]:
     found = []
     for route in candidates:
         if isinstance(route, APIRoute):
-            found += [(m, prefix + route.path) for m in sorted(route.methods - {"HEAD"})]
+            found += [(m, prefix + route.path) for m in sorted((route.methods or set()) - {"HEAD"})]
         elif hasattr(route, "original_router") and hasattr(route, "include_context"):
             # FastAPI >= 0.165 keeps included routers nested instead of copying routes.
             nested = prefix + route.include_context.prefix
