@@ -93,3 +93,28 @@ def test_pdf_to_stdout_is_refused(cli_env: Path) -> None:
 def test_bad_option_value_is_a_usage_error(cli_env: Path) -> None:
     result = runner.invoke(app, ["whitepaper", "--lang", "fr"])
     assert result.exit_code == 2
+
+
+def test_permissions_doc_is_generated_from_the_table() -> None:
+    from mamori.tenants.cli import permission_table_markdown
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "permissions.md").read_text("utf-8")
+    assert permission_table_markdown("en") in doc
+
+
+def test_users_invite_prints_a_working_link(cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAMORI_DEFAULT_LANGUAGE", "en")
+    runner.invoke(app, ["catalog", "load"])
+    result = runner.invoke(
+        app, ["users", "invite", "--email", "Boss@Provider.example.jp", "--role", "administrator"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "/invitation/" in result.stdout
+    listed = runner.invoke(app, ["users", "list"])
+    assert "boss@provider.example.jp" in listed.stdout
+    again = runner.invoke(
+        app, ["users", "invite", "--email", "boss@provider.example.jp", "--role", "administrator"]
+    )
+    assert again.exit_code == 1 and "exists" in again.stderr
+    wrong = runner.invoke(app, ["users", "invite", "--email", "x@y.jp", "--role", "tenant_member"])
+    assert wrong.exit_code == 2

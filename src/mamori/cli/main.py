@@ -15,6 +15,7 @@ from mamori.commitments.service import CommitmentsService
 from mamori.core.i18n import LANGUAGES, N_
 from mamori.publishing.cli import whitepaper_command
 from mamori.publishing.service import PublishingService
+from mamori.tenants.cli import invite_demo_accounts, users_app
 from mamori.web.cli import serve_app, serve_command
 
 app = typer.Typer(
@@ -24,6 +25,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(users_app, name="users")
 app.command("evaluate")(evaluate_command)
 app.command("whitepaper")(whitepaper_command)
 app.command("serve")(serve_command)
@@ -87,5 +89,13 @@ def demo(
         )
         for path in written:
             console.print(say(N_("Wrote %(path)s"), path=str(path)), highlight=False)
+        with database.session() as session:
+            links = invite_demo_accounts(session, settings)
+        for email, url in links:
+            console.print(
+                say(N_("Sign-up link for %(email)s: %(url)s"), email=email, url=url),
+                highlight=False,
+                soft_wrap=True,
+            )
     if serve:
         serve_app(settings.host, settings.port)

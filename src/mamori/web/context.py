@@ -18,7 +18,7 @@ from mamori.core.mail.base import Notifier
 from mamori.core.ratelimit import SlidingWindowLimiter
 from mamori.core.settings import Settings
 from mamori.tenants.service.audit import DatabaseAuditTrail
-from mamori.tenants.service.context import Services
+from mamori.tenants.service.context import TOTP_KEY_PURPOSE, Services
 
 LOGIN_WINDOW_SECONDS = 300
 
@@ -37,7 +37,7 @@ class WebContext:
 
     def __post_init__(self) -> None:
         self._master = load_secret_key(self.settings)
-        self.box = SecretBox(derive_key(self._master, "mamori totp secrets"))
+        self.box = SecretBox(derive_key(self._master, TOTP_KEY_PURPOSE))
         self._cookies = URLSafeSerializer(
             derive_key(self._master, "mamori session cookie").hex(), salt="session"
         )

@@ -14,6 +14,8 @@ from mamori.core.mail.base import Notifier
 from mamori.core.settings import Settings
 from mamori.tenants.identity_repository import IdentityRepository
 
+TOTP_KEY_PURPOSE = "mamori totp secrets"
+
 
 @dataclass(frozen=True)
 class Services:
@@ -38,3 +40,19 @@ class Services:
     def audit(self, record: AuditRecord) -> None:
         """Record an administrative action in this transaction."""
         self.audit_trail.record(self.session, record)
+
+
+def services_for(session: Session, settings: Settings, notifier: Notifier) -> Services:
+    """Services for command-line work: real clock, database audit trail, keys from settings."""
+    from mamori.core.clock import utcnow
+    from mamori.core.crypto import derive_key, load_secret_key
+    from mamori.tenants.service.audit import DatabaseAuditTrail
+
+    return Services(
+        session=session,
+        settings=settings,
+        clock=utcnow,
+        audit_trail=DatabaseAuditTrail(),
+        notifier=notifier,
+        box=SecretBox(derive_key(load_secret_key(settings), TOTP_KEY_PURPOSE)),
+    )
