@@ -123,3 +123,14 @@ def test_sign_out_ends_the_session(portal: Portal, people: Identities) -> None:
         assert portal.post(client, "/logout").status_code == 303
         client.cookies.set("mamori_session", cookie or "")
         assert client.get("/dashboard").status_code == 303  # the old cookie is dead
+
+
+def test_language_setting_is_used(portal: Portal, people: Identities) -> None:
+    people.user("m@midori.example.jp", Role.TENANT_MEMBER, "midori-city-boe")
+    with portal.client() as client:
+        portal.sign_in(client, "m@midori.example.jp")
+        assert '<html lang="ja">' in client.get("/dashboard").text
+        assert portal.post(client, "/account/language", {"language": "en"}).status_code == 303
+        page = client.get("/dashboard", headers={"Accept-Language": "ja"})
+        assert '<html lang="en">' in page.text and "Dashboard" in page.text
+        assert portal.post(client, "/account/language", {"language": "fr"}).status_code == 400

@@ -306,3 +306,11 @@ def unlock(services: Services, principal: Principal, user_id: str) -> User:
     user.locked_until = None
     services.audit(AuditRecord.by(principal, "user.unlock", "user", user.id, user.tenant_id))
     return user
+
+
+def set_language(services: Services, user_id: str, language: Lang) -> None:
+    """The user's preferred language for pages and mail."""
+    user = services.repository.user_by_id_unscoped(user_id)
+    if user is None:
+        raise InputError(N_("no such user"), field="user")
+    user.language = language

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from mamori.core.errors import AuthenticationError, InputError, RateLimitedError
-from mamori.core.i18n import N_
+from mamori.core.i18n import N_, is_language
 from mamori.tenants.service import accounts, auth
 from mamori.web.auth import (
+    authenticate,
     browser_session,
     check_csrf,
     client_address,
@@ -229,3 +230,24 @@ def reset(
 
 
 __all__ = ["router"]
+
+
+@router.get("/account", response_class=HTMLResponse)
+def account_page(request: Request) -> Response:
+    """The signed-in user's own settings."""
+    with web_context(request).services() as services:
+        principal = authenticate(request, services)
+    return page(request, "auth/account.html", principal)
+
+
+@router.post("/account/language")
+def set_language(
+    request: Request, language_pref: Annotated[str, Form(alias="language")]
+) -> Response:
+    """Save the language the portal and mail use for this user."""
+    if not is_language(language_pref):
+        raise InputError(N_("unknown language"), field="language")
+    with web_context(request).services() as services:
+        principal = authenticate(request, services)
+        accounts.set_language(services, principal.user_id, language_pref)
+    return redirect(f"/account?lang={language_pref}", "saved")
