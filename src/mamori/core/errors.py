@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic import BaseModel
+
 from mamori.core.i18n import Lang, translate
 
 
@@ -111,3 +113,26 @@ class RateLimitedError(MamoriError):
     ) -> None:
         self.retry_after = retry_after
         super().__init__(message, params=params)
+
+
+class ErrorOut(BaseModel):
+    """The one JSON shape of every API error."""
+
+    error: str
+    detail: Any = None
+    field: str | None = None
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut, "description": description}
+    for code, description in (
+        (400, "Bad input"),
+        (401, "Not signed in, or the token is invalid"),
+        (403, "Not allowed"),
+        (404, "Not found (or not visible to the caller)"),
+        (409, "Not possible in the record's current state"),
+        (413, "Request too large"),
+        (422, "Invalid request"),
+        (429, "Too many requests"),
+    )
+}

@@ -13,7 +13,7 @@ from fastapi.responses import Response
 
 from mamori.commitments.service import CommitmentsService
 from mamori.core.clock import as_utc
-from mamori.core.errors import NotFoundError
+from mamori.core.errors import ERROR_RESPONSES, NotFoundError
 from mamori.core.i18n import N_, Lang
 from mamori.core.scope import Principal
 from mamori.tenants.models import AccessGrant, ApiToken, Tenant, User
@@ -34,7 +34,7 @@ from mamori.tenants.service.context import Services
 from mamori.tenants.service.scopes import customer_data_scope, metadata_scope
 from mamori.web.auth import authenticate, check_csrf, require, web_context
 
-router = APIRouter(dependencies=[Depends(check_csrf)], tags=["tenants"])
+router = APIRouter(dependencies=[Depends(check_csrf)], tags=["tenants"], responses=ERROR_RESPONSES)
 
 
 def _tenant(row: Tenant) -> TenantOut:

@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from mamori import __version__
@@ -67,7 +67,10 @@ def create_app(
     ) -> Response:
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            return Response("request too large", status_code=413)
+            message = f"the request body is larger than {MAX_BODY_BYTES} bytes"
+            if request.url.path.startswith("/api/"):
+                return JSONResponse({"error": message, "detail": None, "field": None}, 413)
+            return Response(message, status_code=413, media_type="text/plain")
         response = await call_next(request)
         for header, value in SECURITY_HEADERS.items():
             response.headers.setdefault(header, value)

@@ -21,7 +21,7 @@ from mamori.web.auth import authenticate, check_csrf, require, web_context
 from mamori.web.render import language, page
 from mamori.web.status_view import status_page_context
 
-router = APIRouter(dependencies=[Depends(check_csrf)])
+router = APIRouter(dependencies=[Depends(check_csrf)], include_in_schema=False)
 
 
 @router.get("/", response_class=HTMLResponse)

@@ -20,7 +20,7 @@ from mamori.web.auth import (
 )
 from mamori.web.render import language, page, redirect
 
-router = APIRouter(dependencies=[Depends(check_csrf)])
+router = APIRouter(dependencies=[Depends(check_csrf)], include_in_schema=False)
 
 
 def _safe_next(target: str) -> str:

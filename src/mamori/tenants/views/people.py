@@ -20,7 +20,7 @@ from mamori.tenants.service.scopes import customer_data_scope, metadata_scope
 from mamori.web.auth import authenticate, check_csrf, require, web_context
 from mamori.web.render import language, page, redirect
 
-router = APIRouter(dependencies=[Depends(check_csrf)])
+router = APIRouter(dependencies=[Depends(check_csrf)], include_in_schema=False)
 
 
 def _tenant_view(services: Services, principal: Principal, tenant_id: str) -> dict[str, Any]:
