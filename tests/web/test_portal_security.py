@@ -134,3 +134,13 @@ def test_language_setting_is_used(portal: Portal, people: Identities) -> None:
         page = client.get("/dashboard", headers={"Accept-Language": "ja"})
         assert '<html lang="en">' in page.text and "Dashboard" in page.text
         assert portal.post(client, "/account/language", {"language": "fr"}).status_code == 400
+
+
+def test_language_picked_in_the_menu_sticks(portal: Portal, people: Identities) -> None:
+    people.user("m2@midori.example.jp", Role.TENANT_MEMBER, "midori-city-boe")
+    with portal.client() as client:
+        portal.sign_in(client, "m2@midori.example.jp")
+        assert '<html lang="en">' in client.get("/dashboard?lang=en").text
+        assert '<html lang="en">' in client.get("/users").text
+        assert '<html lang="ja">' in client.get("/users?lang=ja").text
+        assert '<html lang="ja">' in client.get("/grants").text

@@ -156,3 +156,12 @@ def session_hash(request: Request) -> str | None:
     cookie = request.cookies.get(SESSION_COOKIE)
     session_id = web_context(request).read_cookie(cookie) if cookie else None
     return token_hash(session_id) if session_id else None
+
+
+def optional_principal(request: Request) -> Principal | None:
+    """The signed-in principal if there is one (error pages keep their menu)."""
+    try:
+        with web_context(request).services() as services:
+            return authenticate(request, services)
+    except MamoriError:
+        return None

@@ -19,7 +19,7 @@ from mamori.core.errors import (
     RateLimitedError,
 )
 from mamori.core.i18n import N_, translate
-from mamori.web.auth import LoginRequiredError, MfaRequiredError
+from mamori.web.auth import LoginRequiredError, MfaRequiredError, optional_principal
 from mamori.web.render import language, page
 
 STATUS = (
@@ -79,12 +79,14 @@ def install_error_handlers(app: FastAPI) -> None:
             )
             return RedirectResponse(f"/login?next={target}", status_code=303)
         else:
+            principal = optional_principal(request)
             response = page(
                 request,
                 "error.html",
+                principal,
                 status_code=code,
                 http_status=code,
-                message=error.render(lang),
+                message=error.render(language(request, principal)),
             )
         response.headers.update(headers)
         return response
@@ -98,6 +100,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return page(
             request,
             "error.html",
+            optional_principal(request),
             status_code=error.status_code,
             http_status=error.status_code,
             message=message,

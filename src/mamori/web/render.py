@@ -45,11 +45,17 @@ NOTICES = {
 }
 
 
+LANG_COOKIE = "mamori_lang"
+
+
 def language(request: Request, principal: Principal | None = None) -> Lang:
-    """`?lang=`, then the user's setting, then Accept-Language, then the default."""
+    """`?lang=`, the last language picked in the menu, the user's setting, Accept-Language."""
     asked = request.query_params.get("lang")
     if is_language(asked):
         return asked
+    picked = request.cookies.get(LANG_COOKIE)
+    if is_language(picked):
+        return picked
     if principal is not None and is_language(principal.language):
         return principal.language
     default = web_context(request).settings.default_language
@@ -97,6 +103,16 @@ def page(
         )
     )
     response = HTMLResponse(html, status_code=status_code)
+    if is_language(request.query_params.get("lang")):
+        # The menu's choice sticks for the next pages of this browser.
+        response.set_cookie(
+            LANG_COOKIE,
+            lang,
+            path="/",
+            samesite="lax",
+            secure=is_https(request),
+            max_age=365 * 24 * 3600,
+        )
     fresh = getattr(request.state, "new_csrf_cookie", None)
     if fresh:
         response.set_cookie(
