@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
+from mamori.core.clock import as_utc
 from mamori.core.i18n import N_
 from mamori.core.text import LTextIn
 
@@ -101,6 +102,10 @@ class TenantIn(_Strict):
     contacts: list[TenantContactIn] = Field(default_factory=list)
 
 
+# SQLite gives stored datetimes back naive; JSON date-times must carry their offset.
+UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
+
+
 class ApiModel(BaseModel):
     """Base of API responses."""
 
@@ -162,10 +167,10 @@ class GrantOut(ApiModel):
     scope: str
     duration_minutes: int
     status: str
-    requested_at: datetime
+    requested_at: UtcDatetime
     approver_id: str | None
-    starts_at: datetime | None
-    expires_at: datetime | None
+    starts_at: UtcDatetime | None
+    expires_at: UtcDatetime | None
 
 
 class GrantIn(BaseModel):
@@ -182,7 +187,7 @@ class AuditEventOut(ApiModel):
     """An audit trail entry."""
 
     id: int
-    at: datetime
+    at: UtcDatetime
     actor_label: str
     action: str
     target_type: str
@@ -198,6 +203,6 @@ class TokenOut(ApiModel):
     name: str
     tenant_id: str | None
     scopes: list[str]
-    created_at: datetime
-    expires_at: datetime
+    created_at: UtcDatetime
+    expires_at: UtcDatetime
     revoked: bool

@@ -110,7 +110,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def validation_error(request: Request, error: RequestValidationError) -> Response:
         lang = language(request)
         first = error.errors()[0] if error.errors() else {}
-        field = ".".join(str(part) for part in first.get("loc", ())[1:]) or None
+        location = first.get("loc", ())[1:] if first.get("type") != "json_invalid" else ()
+        field = ".".join(str(part) for part in location) or None
         message = translate(
             lang, N_("invalid value: %(problem)s"), {"problem": first.get("msg", "")}
         )
