@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi.testclient import TestClient
 
 from mamori.tenants.permissions import Role
@@ -144,3 +146,33 @@ def test_language_picked_in_the_menu_sticks(portal: Portal, people: Identities) 
         assert '<html lang="en">' in client.get("/users").text
         assert '<html lang="ja">' in client.get("/users?lang=ja").text
         assert '<html lang="ja">' in client.get("/grants").text
+
+
+def test_customers_may_turn_on_totp(portal: Portal, people: Identities) -> None:
+    import pyotp
+
+    people.user("careful@aoba.example.jp", Role.TENANT_MEMBER, "aoba-city-boe")
+    with portal.client() as client:
+        assert portal.sign_in(client, "careful@aoba.example.jp").headers["location"] == "/dashboard"
+        setup = client.get("/account/mfa")
+        secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', setup.text)
+        assert secret
+        wrong = client.post(
+            "/account/mfa", data={"code": "000000", "csrf_token": csrf_of(setup.text)}
+        )
+        assert wrong.status_code == 400
+        code = pyotp.TOTP(secret.group(1)).at(portal.clock.now)
+        done = client.post("/account/mfa", data={"code": code, "csrf_token": csrf_of(setup.text)})
+        assert done.status_code == 303
+    portal.totp_secrets["careful@aoba.example.jp"] = secret.group(1)
+    with portal.client() as client:
+        form = client.get("/login")
+        first = client.post(
+            "/login",
+            data={
+                "email": "careful@aoba.example.jp",
+                "password": "correct horse battery staple",
+                "csrf_token": csrf_of(form.text),
+            },
+        )
+        assert first.headers["location"] == "/login/mfa"

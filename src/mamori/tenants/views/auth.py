@@ -237,7 +237,9 @@ def account_page(request: Request) -> Response:
     """The signed-in user's own settings."""
     with web_context(request).services() as services:
         principal = authenticate(request, services)
-    return page(request, "auth/account.html", principal)
+        user = services.repository.user_by_id_unscoped(principal.user_id)
+        enabled = bool(user and user.totp_enabled)
+    return page(request, "auth/account.html", principal, mfa_enabled=enabled)
 
 
 @router.post("/account/language")
@@ -251,3 +253,43 @@ def set_language(
         principal = authenticate(request, services)
         accounts.set_language(services, principal.user_id, language_pref)
     return redirect(f"/account?lang={language_pref}", "saved")
+
+
+@router.get("/account/mfa", response_class=HTMLResponse)
+def account_mfa_form(request: Request) -> Response:
+    """Turn on two-step verification (optional for customers, done at sign-in for staff)."""
+    with web_context(request).services() as services:
+        principal = authenticate(request, services)
+        user = services.repository.user_by_id_unscoped(principal.user_id)
+        if user is None or user.totp_enabled:
+            return redirect("/account")
+        uri = accounts.begin_totp(services, user)
+        secret = accounts.totp_secret(services, user)
+    return page(request, "auth/account_mfa.html", principal, secret=secret, uri=uri, error=None)
+
+
+@router.post("/account/mfa")
+def account_mfa(request: Request, code: Annotated[str, Form(max_length=12)]) -> Response:
+    """Confirm the authenticator with a first code."""
+    try:
+        with web_context(request).services() as services:
+            principal = authenticate(request, services)
+            user = services.repository.user_by_id_unscoped(principal.user_id)
+            if user is None:
+                return redirect("/login")
+            accounts.confirm_totp(services, user, code)
+    except InputError as error:
+        with web_context(request).services() as services:
+            principal = authenticate(request, services)
+            user = services.repository.user_by_id_unscoped(principal.user_id)
+            secret = accounts.totp_secret(services, user) if user else ""
+        return page(
+            request,
+            "auth/account_mfa.html",
+            principal,
+            secret=secret,
+            uri=None,
+            error=error.render(language(request, principal)),
+            status_code=400,
+        )
+    return redirect("/account", "mfa_enabled")
