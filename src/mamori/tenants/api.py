@@ -7,8 +7,9 @@ X-CSRF-Token header) or a bearer API token limited to its scopes.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from mamori.commitments.service import CommitmentsService
@@ -128,14 +129,20 @@ def commitments(request: Request, lang: str = "ja") -> dict[str, list[dict[str, 
 
 
 @router.get("/tenants", response_model=list[TenantOut])
-def list_tenants(request: Request) -> list[TenantOut]:
-    """Every tenant (staff) or the caller's own."""
+def list_tenants(
+    request: Request,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[TenantOut]:
+    """Every tenant (staff), a page at a time by id, or the caller's own."""
     with web_context(request).services() as services:
         principal = require(
             authenticate(request, services), Permission.VIEW_SERVICES, "tenants:read"
         )
-        scope = metadata_scope(principal)
-        rows = [t for t in TenantsService(services.session).tenants() if scope.allows(t.id)]
+        if not principal.is_staff:
+            own = services.repository.tenant(principal.tenant_id or "", metadata_scope(principal))
+            return [_tenant(own)] if own is not None and offset == 0 else []
+        rows = TenantsService(services.session).tenant_slice(offset, limit)
         return [_tenant(t) for t in rows]
 
 

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
+from mamori.core.text import LText
 from mamori.tenants.models import Provider, Service, Tenant, TenantService
 
 
@@ -33,6 +34,33 @@ class TenantsRepository:
             .options(selectinload(Tenant.subscriptions), selectinload(Tenant.contacts))
             .order_by(Tenant.id)
         ).all()
+
+    def tenant_page(self, offset: int, limit: int) -> Sequence[Tenant]:
+        """One page of tenants by id, with subscriptions but not contacts."""
+        return self.session.scalars(
+            select(Tenant)
+            .options(selectinload(Tenant.subscriptions))
+            .order_by(Tenant.id)
+            .offset(offset)
+            .limit(limit)
+        ).all()
+
+    def tenant_count(self) -> int:
+        """How many tenants there are."""
+        return int(self.session.scalar(select(func.count()).select_from(Tenant)) or 0)
+
+    def tenant_names(self) -> list[tuple[str, LText]]:
+        """(id, name) of every tenant, for pickers."""
+        rows = self.session.execute(select(Tenant.id, Tenant.name).order_by(Tenant.id))
+        return [(str(tenant_id), name) for tenant_id, name in rows]
+
+    def subscribed_services(self, tenant_id: str) -> set[str]:
+        """Ids of the services one tenant subscribes to."""
+        return set(
+            self.session.scalars(
+                select(TenantService.service_id).where(TenantService.tenant_id == tenant_id)
+            )
+        )
 
     def service_subscriber_counts(self) -> dict[str, int]:
         """Number of tenants subscribed to each service."""

@@ -50,19 +50,15 @@ def dashboard(request: Request) -> Response:
                     row.status
                 ] += 1
         tenants = TenantsService(services.session)
-        subscribed = None if principal.is_staff else _subscribed(tenants, principal.tenant_id or "")
+        subscribed = (
+            None if principal.is_staff else tenants.subscribed_services(principal.tenant_id or "")
+        )
         values["service_results"] = [
             {"name": s.name.get(lang), "counts": by_service.get(s.id, Counter())}
             for s in tenants.services()
             if subscribed is None or s.id in subscribed
         ]
     return page(request, "dashboard.html", principal, **values)
-
-
-def _subscribed(tenants: TenantsService, tenant_id: str) -> set[str]:
-    return {
-        link.service_id for t in tenants.tenants() if t.id == tenant_id for link in t.subscriptions
-    }
 
 
 @router.get("/services", response_class=HTMLResponse)

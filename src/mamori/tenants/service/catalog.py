@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from mamori.core.errors import InputError, NotFoundError
 from mamori.core.i18n import N_
+from mamori.core.text import LText
 from mamori.tenants.models import (
     PolicyStatement,
     Provider,
@@ -54,6 +55,22 @@ class TenantsService:
     def tenants(self) -> Sequence[Tenant]:
         """Tenants with subscriptions and contacts."""
         return self.repository.tenants()
+
+    def tenant_page(self, page: int, size: int) -> tuple[Sequence[Tenant], int]:
+        """Tenants of 1-based `page` (subscriptions loaded) and the total count."""
+        return self.tenant_slice((max(page, 1) - 1) * size, size), self.repository.tenant_count()
+
+    def tenant_slice(self, offset: int, limit: int) -> Sequence[Tenant]:
+        """`limit` tenants by id from `offset`, with subscriptions but not contacts."""
+        return self.repository.tenant_page(offset, limit)
+
+    def tenant_names(self) -> list[tuple[str, LText]]:
+        """(id, name) of every tenant."""
+        return self.repository.tenant_names()
+
+    def subscribed_services(self, tenant_id: str) -> set[str]:
+        """Services one tenant subscribes to."""
+        return self.repository.subscribed_services(tenant_id)
 
     def subscriber_counts(self) -> dict[str, int]:
         """Tenants per service."""

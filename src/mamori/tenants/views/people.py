@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from mamori.core.audit import AuditRecord
 from mamori.core.errors import ForbiddenError, InputError, NotFoundError
 from mamori.core.i18n import N_
 from mamori.core.scope import Principal, TenantScope
-from mamori.tenants.models import Tenant
 from mamori.tenants.permissions import CUSTOMER_ROLES, ROLE_LABELS, STAFF_ROLES, Permission, Role
 from mamori.tenants.service import TenantsService, accounts, grants, tokens
 from mamori.tenants.service.audit import audit_events
@@ -40,17 +39,28 @@ def _tenant_view(services: Services, principal: Principal, tenant_id: str) -> di
     }
 
 
+TENANTS_PER_PAGE = 100
+AUDIT_PAGE = 100
+
+
 @router.get("/tenants", response_class=HTMLResponse)
-def tenants_page(request: Request) -> Response:
-    """All tenants (staff): names and subscriptions, no customer data."""
+def tenants_page(
+    request: Request, page_number: Annotated[int, Query(alias="page", ge=1)] = 1
+) -> Response:
+    """All tenants (staff): names and subscriptions, no customer data; 100 a page."""
     with web_context(request).services() as services:
         principal = require(authenticate(request, services), Permission.VIEW_ALL_TENANTS)
-        rows = _all_tenants(services)
-    return page(request, "tenants/list.html", principal, tenants=rows)
-
-
-def _all_tenants(services: Services) -> list[Tenant]:
-    return list(TenantsService(services.session).tenants())
+        rows, total = TenantsService(services.session).tenant_page(page_number, TENANTS_PER_PAGE)
+    pages = max(1, -(-total // TENANTS_PER_PAGE))
+    return page(
+        request,
+        "tenants/list.html",
+        principal,
+        tenants=rows,
+        page_number=page_number,
+        pages=pages,
+        total=total,
+    )
 
 
 @router.get("/tenants/{tenant_id}", response_class=HTMLResponse)
@@ -187,7 +197,11 @@ def grants_page(request: Request) -> Response:
             {"grant": g, "status": grants.effective_status(services, g)}
             for g in grants.grants_for(services, principal)
         ]
-        tenants = _all_tenants(services) if principal.can(Permission.REQUEST_GRANT) else []
+        tenants = (
+            TenantsService(services.session).tenant_names()
+            if principal.can(Permission.REQUEST_GRANT)
+            else []
+        )
     return page(
         request,
         "tenants/grants.html",
@@ -267,7 +281,7 @@ def audit_page(request: Request) -> Response:
     """The audit trail: everything for officers and auditors, own tenant for its admins."""
     with web_context(request).services() as services:
         principal = authenticate(request, services)
-        events = audit_events(services.session, principal)
+        events = audit_events(services.session, principal, limit=AUDIT_PAGE)
     return page(request, "tenants/audit.html", principal, events=events)
 
 
