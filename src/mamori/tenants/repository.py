@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
-from mamori.core.text import LText
 from mamori.tenants.models import Provider, Service, Tenant, TenantService
 
 
@@ -48,11 +47,6 @@ class TenantsRepository:
     def tenant_count(self) -> int:
         """How many tenants there are."""
         return int(self.session.scalar(select(func.count()).select_from(Tenant)) or 0)
-
-    def tenant_names(self) -> list[tuple[str, LText]]:
-        """(id, name) of every tenant, for pickers."""
-        rows = self.session.execute(select(Tenant.id, Tenant.name).order_by(Tenant.id))
-        return [(str(tenant_id), name) for tenant_id, name in rows]
 
     def subscribed_services(self, tenant_id: str) -> set[str]:
         """Ids of the services one tenant subscribes to."""

@@ -9,7 +9,6 @@ from sqlalchemy.orm import Session
 
 from mamori.core.errors import InputError, NotFoundError
 from mamori.core.i18n import N_
-from mamori.core.text import LText
 from mamori.tenants.models import (
     PolicyStatement,
     Provider,
@@ -63,10 +62,6 @@ class TenantsService:
     def tenant_slice(self, offset: int, limit: int) -> Sequence[Tenant]:
         """`limit` tenants by id from `offset`, with subscriptions but not contacts."""
         return self.repository.tenant_page(offset, limit)
-
-    def tenant_names(self) -> list[tuple[str, LText]]:
-        """(id, name) of every tenant."""
-        return self.repository.tenant_names()
 
     def subscribed_services(self, tenant_id: str) -> set[str]:
         """Services one tenant subscribes to."""

@@ -197,17 +197,13 @@ def grants_page(request: Request) -> Response:
             {"grant": g, "status": grants.effective_status(services, g)}
             for g in grants.grants_for(services, principal)
         ]
-        tenants = (
-            TenantsService(services.session).tenant_names()
-            if principal.can(Permission.REQUEST_GRANT)
-            else []
-        )
     return page(
         request,
         "tenants/grants.html",
         principal,
         grants=rows,
-        tenants=tenants,
+        can_request=principal.can(Permission.REQUEST_GRANT),
+        tenant_id=request.query_params.get("tenant", "")[:64],
         labels=grants.STATUS_LABELS,
         max_minutes=web_context(request).settings.grant_max_minutes,
     )
