@@ -32,6 +32,20 @@ class IssuedLink:
     url: str
 
 
+def user_action(action: str, user: User, address: str = "", **details: object) -> AuditRecord:
+    """An audit record of something users did to their own account."""
+    return AuditRecord(
+        action=action,
+        target_type="user",
+        target_id=user.id,
+        tenant_id=user.tenant_id,
+        actor_id=user.id,
+        actor_label=user.email,
+        address=address,
+        details=details,
+    )
+
+
 def normalise_email(email: str) -> str:
     """Trimmed and lower-cased; refuses what is obviously not an address."""
     value = email.strip().lower()
@@ -188,16 +202,7 @@ def accept_invitation(
     if display_name.strip():
         user.display_name = display_name.strip()[:200]
     row.used_at = services.now()
-    services.audit(
-        AuditRecord(
-            action="user.accept_invitation",
-            target_type="user",
-            target_id=user.id,
-            tenant_id=user.tenant_id,
-            actor_id=user.id,
-            actor_label=user.email,
-        )
-    )
+    services.audit(user_action("user.accept_invitation", user))
     return user
 
 
@@ -234,16 +239,7 @@ def reset_password(services: Services, token: str, password: str) -> User:
     user.failed_logins = 0
     user.locked_until = None
     row.used_at = services.now()
-    services.audit(
-        AuditRecord(
-            action="user.reset_password",
-            target_type="user",
-            target_id=user.id,
-            tenant_id=user.tenant_id,
-            actor_id=user.id,
-            actor_label=user.email,
-        )
-    )
+    services.audit(user_action("user.reset_password", user))
     return user
 
 
@@ -283,16 +279,7 @@ def confirm_totp(services: Services, user: User, code: str) -> None:
     if not verify_totp(services, user, code):
         raise InputError(N_("the code is not correct; check the time on your device"), field="code")
     user.totp_enabled = True
-    services.audit(
-        AuditRecord(
-            action="user.enable_mfa",
-            target_type="user",
-            target_id=user.id,
-            tenant_id=user.tenant_id,
-            actor_id=user.id,
-            actor_label=user.email,
-        )
-    )
+    services.audit(user_action("user.enable_mfa", user))
 
 
 def unlock(services: Services, principal: Principal, user_id: str) -> User:

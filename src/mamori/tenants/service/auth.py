@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from mamori.core.audit import AuditRecord
 from mamori.core.clock import as_utc
 from mamori.core.crypto import new_token, token_hash
 from mamori.core.errors import AuthenticationError, InputError
@@ -14,7 +13,7 @@ from mamori.core.passwords import hash_password, needs_rehash, verify_password
 from mamori.core.scope import Principal
 from mamori.tenants.models import User, UserSession
 from mamori.tenants.permissions import PERMISSIONS, Role
-from mamori.tenants.service.accounts import normalise_email, verify_totp
+from mamori.tenants.service.accounts import normalise_email, user_action, verify_totp
 from mamori.tenants.service.context import Services
 
 # Refreshing last_seen on every request would write on every page view.
@@ -31,19 +30,6 @@ class SignIn:
     must_enrol_mfa: bool
 
 
-def _system(action: str, user: User, address: str, **details: object) -> AuditRecord:
-    return AuditRecord(
-        action=action,
-        target_type="user",
-        target_id=user.id,
-        tenant_id=user.tenant_id,
-        actor_id=user.id,
-        actor_label=user.email,
-        address=address,
-        details=details,
-    )
-
-
 def _is_locked(services: Services, user: User) -> bool:
     return user.locked_until is not None and as_utc(user.locked_until) > services.now()
 
@@ -55,7 +41,7 @@ def _count_failure(services: Services, user: User, address: str) -> None:
         minutes = services.settings.login_lockout_minutes
         user.locked_until = services.now() + timedelta(minutes=minutes)
         user.failed_logins = 0
-        services.audit(_system("auth.lockout", user, address, minutes=minutes))
+        services.audit(user_action("auth.lockout", user, address, minutes=minutes))
     services.session.commit()
 
 
@@ -100,7 +86,7 @@ def sign_in(services: Services, email: str, password: str, address: str) -> Sign
         )
     )
     user.last_login_at = now
-    services.audit(_system("auth.sign_in", user, address))
+    services.audit(user_action("auth.sign_in", user, address))
     return SignIn(session_id, user, user.totp_enabled, staff and not user.totp_enabled)
 
 

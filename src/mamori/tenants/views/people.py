@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
@@ -11,6 +12,7 @@ from mamori.core.audit import AuditRecord
 from mamori.core.errors import ForbiddenError, InputError, NotFoundError
 from mamori.core.i18n import N_
 from mamori.core.scope import Principal, TenantScope
+from mamori.tenants.models import ApiToken
 from mamori.tenants.permissions import CUSTOMER_ROLES, ROLE_LABELS, STAFF_ROLES, Permission, Role
 from mamori.tenants.service import TenantsService, accounts, grants, tokens
 from mamori.tenants.service.audit import audit_events
@@ -287,13 +289,19 @@ def tokens_page(request: Request) -> Response:
     with web_context(request).services() as services:
         principal = require(authenticate(request, services), Permission.MANAGE_API_TOKENS)
         rows = tokens.list_tokens(services, principal)
+    return _tokens_page(request, principal, rows, None)
+
+
+def _tokens_page(
+    request: Request, principal: Principal, rows: Sequence[ApiToken], secret: str | None
+) -> Response:
     return page(
         request,
         "tenants/tokens.html",
         principal,
         tokens=rows,
         scopes=tokens.SCOPES,
-        secret=None,
+        secret=secret,
         max_days=web_context(request).settings.api_token_max_days,
     )
 
@@ -310,15 +318,7 @@ def create_token(
         principal = authenticate(request, services)
         new = tokens.create_token(services, principal, name=name, scopes=scopes or [], days=days)
         rows = tokens.list_tokens(services, principal)
-    return page(
-        request,
-        "tenants/tokens.html",
-        principal,
-        tokens=rows,
-        scopes=tokens.SCOPES,
-        secret=new.secret,
-        max_days=web_context(request).settings.api_token_max_days,
-    )
+    return _tokens_page(request, principal, rows, new.secret)
 
 
 @router.post("/tokens/{token_id}/revoke")
