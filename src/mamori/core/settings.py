@@ -111,6 +111,14 @@ class Settings(BaseSettings):
     )
     smtp_username: str = Field(default="", description="SMTP user; empty means no login.")
     smtp_password: SecretStr | None = Field(default=None, description="SMTP password.")
+    oidc_issuer: str = Field(
+        default="",
+        description="OpenID Connect issuer for staff single sign-on; empty turns SSO off.",
+    )
+    oidc_client_id: str = Field(default="", description="Client id registered at the issuer.")
+    oidc_client_secret: SecretStr | None = Field(
+        default=None, description="Client secret registered at the issuer."
+    )
     mail_from: str = Field(
         default="mamori@localhost", description="Sender address of mail from mamori."
     )

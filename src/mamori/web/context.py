@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 
 from mamori.commitments.registry import CheckRegistry
 from mamori.core.audit import AuditTrail
@@ -38,9 +38,8 @@ class WebContext:
     def __post_init__(self) -> None:
         self._master = load_secret_key(self.settings)
         self.box = SecretBox(derive_key(self._master, TOTP_KEY_PURPOSE))
-        self._cookies = URLSafeSerializer(
-            derive_key(self._master, "mamori session cookie").hex(), salt="session"
-        )
+        self._cookie_key = derive_key(self._master, "mamori session cookie").hex()
+        self._cookies = URLSafeSerializer(self._cookie_key, salt="session")
         self.login_limiter = SlidingWindowLimiter(
             self.settings.login_rate_per_address, LOGIN_WINDOW_SECONDS
         )
@@ -63,6 +62,19 @@ class WebContext:
     def sign_cookie(self, session_id: str) -> str:
         """The cookie value carrying a session id."""
         return str(self._cookies.dumps(session_id))
+
+    def sign_value(self, purpose: str, value: object) -> str:
+        """A signed, timestamped cookie value for a short-lived purpose (e.g. SSO state)."""
+        return str(URLSafeTimedSerializer(self._cookie_key, salt=purpose).dumps(value))
+
+    def read_value(self, purpose: str, signed: str, max_age: int) -> object | None:
+        """What `sign_value` stored, if the signature holds and it is younger than max_age."""
+        try:
+            return URLSafeTimedSerializer(self._cookie_key, salt=purpose).loads(
+                signed, max_age=max_age
+            )
+        except BadSignature:
+            return None
 
     def read_cookie(self, value: str) -> str | None:
         """The session id in a cookie, or None when the signature does not hold."""

@@ -70,6 +70,12 @@ def sign_in(services: Services, email: str, password: str, address: str) -> Sign
     if user.password_hash and needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     staff = user.tenant_id is None
+    signed = _open_session(services, user, address, mfa_passed=not (user.totp_enabled or staff))
+    services.audit(user_action("auth.sign_in", user, address))
+    return signed
+
+
+def _open_session(services: Services, user: User, address: str, *, mfa_passed: bool) -> SignIn:
     session_id = new_token()
     now = services.now()
     services.repository.add(
@@ -78,7 +84,7 @@ def sign_in(services: Services, email: str, password: str, address: str) -> Sign
             user_id=user.id,
             tenant_id=user.tenant_id,
             csrf_token=new_token(24),
-            mfa_passed=not (user.totp_enabled or staff),
+            mfa_passed=mfa_passed,
             created_at=now,
             last_seen_at=now,
             expires_at=now + timedelta(hours=services.settings.session_absolute_hours),
@@ -86,8 +92,22 @@ def sign_in(services: Services, email: str, password: str, address: str) -> Sign
         )
     )
     user.last_login_at = now
-    services.audit(user_action("auth.sign_in", user, address))
-    return SignIn(session_id, user, user.totp_enabled, staff and not user.totp_enabled)
+    pending = not mfa_passed
+    return SignIn(
+        session_id, user, pending and user.totp_enabled, pending and not user.totp_enabled
+    )
+
+
+def sign_in_sso(services: Services, email: str, used_mfa: bool, address: str) -> SignIn:
+    """Open a session for a staff member the SSO issuer vouched for."""
+    user = services.repository.user_by_email(email)
+    if user is None or user.disabled or user.tenant_id is not None:
+        raise AuthenticationError(N_("no staff account matches this single sign-on identity"))
+    if _is_locked(services, user):
+        raise _locked_error()
+    signed = _open_session(services, user, address, mfa_passed=used_mfa)
+    services.audit(user_action("auth.sign_in_sso", user, address, issuer_mfa=used_mfa))
+    return signed
 
 
 def resolve_session(services: Services, session_id: str) -> tuple[UserSession, User] | None:

@@ -7,14 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from mamori.core.errors import AuthenticationError, InputError, RateLimitedError
+from mamori.core.errors import AuthenticationError, InputError, NotFoundError, RateLimitedError
 from mamori.core.i18n import N_, is_language
-from mamori.tenants.service import accounts, auth
+from mamori.tenants.service import accounts, auth, sso
 from mamori.web.auth import (
     authenticate,
     browser_session,
     check_csrf,
     client_address,
+    is_https,
     set_session_cookie,
     web_context,
 )
@@ -31,7 +32,14 @@ def _safe_next(target: str) -> str:
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, next: str = "/dashboard") -> Response:
     """The sign-in form."""
-    return page(request, "auth/login.html", next=_safe_next(next), email="", error=None)
+    return page(
+        request,
+        "auth/login.html",
+        next=_safe_next(next),
+        email="",
+        error=None,
+        sso=sso.enabled(web_context(request).settings),
+    )
 
 
 @router.post("/login")
@@ -55,6 +63,7 @@ def login(
         return page(
             request,
             "auth/login.html",
+            sso=sso.enabled(context.settings),
             status_code=401,
             next=_safe_next(next),
             email=email,
@@ -293,3 +302,50 @@ def account_mfa(request: Request, code: Annotated[str, Form(max_length=12)]) -> 
             status_code=400,
         )
     return redirect("/account", "mfa_enabled")
+
+
+SSO_COOKIE = "mamori_sso"
+SSO_MAX_AGE_SECONDS = 600
+
+
+@router.get("/login/sso")
+def sso_start(request: Request) -> Response:
+    """Send a staff member to the single sign-on provider."""
+    context = web_context(request)
+    if not sso.enabled(context.settings):
+        raise NotFoundError(N_("This page does not exist."))
+    login = sso.start(context.settings)
+    response = RedirectResponse(login.url, status_code=303)
+    value = context.sign_value("sso", [login.state, login.nonce, login.verifier])
+    response.set_cookie(
+        SSO_COOKIE,
+        value,
+        max_age=SSO_MAX_AGE_SECONDS,
+        path="/login/sso",
+        httponly=True,
+        samesite="lax",
+        secure=is_https(request),
+    )
+    return response
+
+
+@router.get("/login/sso/callback")
+def sso_callback(request: Request, code: str = "", state: str = "") -> Response:
+    """Come back from the provider: validate, then sign in (TOTP still asked without IdP MFA)."""
+    context = web_context(request)
+    if not sso.enabled(context.settings):
+        raise NotFoundError(N_("This page does not exist."))
+    saved = context.read_value("sso", request.cookies.get(SSO_COOKIE, ""), SSO_MAX_AGE_SECONDS)
+    if not isinstance(saved, list) or len(saved) != 3:
+        raise AuthenticationError(N_("the single sign-on answer does not match this sign-in"))
+    login = sso.Login(url="", state=str(saved[0]), nonce=str(saved[1]), verifier=str(saved[2]))
+    identity = sso.finish(context.settings, login, code, state)
+    with context.services() as services:
+        signed = auth.sign_in_sso(
+            services, identity.email, identity.used_mfa, client_address(request)
+        )
+    target = "/login/mfa" if signed.needs_mfa or signed.must_enrol_mfa else "/dashboard"
+    response = RedirectResponse(target, status_code=303)
+    response.delete_cookie(SSO_COOKIE, path="/login/sso")
+    set_session_cookie(request, response, context.sign_cookie(signed.session_id))
+    return response
