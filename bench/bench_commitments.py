@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 import random
 import sys
-from collections.abc import Sequence
+from argparse import Namespace
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import cast
@@ -191,6 +193,29 @@ def has_provider(database: Database) -> bool:
         return bool(session.scalar(select(func.count()).select_from(Provider)))
 
 
+class OccupiedDatabaseError(Exception):
+    """The benchmark database already holds a provider."""
+
+
+@contextmanager
+def demo_provider(url: str) -> Iterator[tuple[Database, CheckRegistry]]:
+    """A migrated database at `url` with the demo catalog loaded (an occupied one is refused)."""
+    upgrade(url)
+    database = Database(url)
+    try:
+        if has_provider(database):
+            raise OccupiedDatabaseError
+        note(f"database: {database.engine.dialect.name}")
+        registry = load_all_checks()
+        load_demo(database, registry)
+        yield database, registry
+    finally:
+        database.dispose()
+
+
+OCCUPIED = "the database already holds a provider; give an empty scratch database"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark and print its figures; 0, or 2 for an unusable database."""
     parser = make_parser(__doc__.splitlines()[0] if __doc__ else "")
@@ -213,40 +238,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     emit("cores", pin_to_one_core())
     with scratch_dir("mamori-bench-") as tmp:
         url = args.database_url or f"sqlite:///{tmp / 'bench.db'}"
-        upgrade(url)
-        database = Database(url)
         try:
-            if has_provider(database):
-                note("the database already holds a provider; give an empty scratch database")
-                return 2
-            note(f"database: {database.engine.dialect.name}")
-            registry = load_all_checks()
-            load_demo(database, registry)
-            # One untimed run so lazy imports and SQLAlchemy's statement cache do not
-            # land on the baseline; every later run then starts equally warm.
-            evaluate_once(database, registry)
-            demo_wall, demo = median_wall(lambda: evaluate_once(database, registry), args.repeat)
-            emit("evaluate_demo_wall", demo_wall, "s")
-            emit("evaluate_demo_results", demo.results)
-
-            generate_wall, (total_services, total_tenants) = timed(
-                lambda: grow_provider(database, services=services, tenants=tenants, seed=args.seed)
-            )
-            emit("services", total_services)
-            emit("tenants", total_tenants)
-            emit("generate_wall", generate_wall, "s")
-
-            wall, summary = median_wall(lambda: evaluate_once(database, registry), args.repeat)
-            emit("evaluate_wall", wall, "s")
-            emit("evaluate_results", summary.results)
-            # Failures show the generated rule breaks reached the checks.
-            emit("evaluate_failed_results", summary.by_status.get("fail", 0))
-            emit("evaluate_per_tenant", wall / max(total_tenants, 1) * 1e6, "us", digits=1)
-            emit_ratio("evaluate", wall, demo_wall)
-            emit("evaluate_wall_target", EVALUATE_TARGET_SECONDS, "s", digits=1)
-        finally:
-            database.dispose()
+            measure(args, url, services=services, tenants=tenants)
+        except OccupiedDatabaseError:
+            note(OCCUPIED)
+            return 2
     return 0
+
+
+def measure(args: Namespace, url: str, *, services: int, tenants: int) -> None:
+    """Time evaluation on the demo, grow the provider, time it again; print the figures."""
+    with demo_provider(url) as (database, registry):
+        # One untimed run so lazy imports and SQLAlchemy's statement cache do not
+        # land on the baseline; every later run then starts equally warm.
+        evaluate_once(database, registry)
+        demo_wall, demo = median_wall(lambda: evaluate_once(database, registry), args.repeat)
+        emit("evaluate_demo_wall", demo_wall, "s")
+        emit("evaluate_demo_results", demo.results)
+
+        generate_wall, (total_services, total_tenants) = timed(
+            lambda: grow_provider(database, services=services, tenants=tenants, seed=args.seed)
+        )
+        emit("services", total_services)
+        emit("tenants", total_tenants)
+        emit("generate_wall", generate_wall, "s")
+
+        wall, summary = median_wall(lambda: evaluate_once(database, registry), args.repeat)
+        emit("evaluate_wall", wall, "s")
+        emit("evaluate_results", summary.results)
+        # Failures show the generated rule breaks reached the checks.
+        emit("evaluate_failed_results", summary.by_status.get("fail", 0))
+        emit("evaluate_per_tenant", wall / max(total_tenants, 1) * 1e6, "us", digits=1)
+        emit_ratio("evaluate", wall, demo_wall)
+        emit("evaluate_wall_target", EVALUATE_TARGET_SECONDS, "s", digits=1)
 
 
 if __name__ == "__main__":

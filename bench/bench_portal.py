@@ -32,18 +32,22 @@ import pyotp
 from sqlalchemy import func, insert, select
 
 from bench._common import emit, emit_ratio, make_parser, note, positive_int, scratch_dir, timed
-from bench.bench_commitments import generated_tenants, has_provider, load_demo
-from mamori.commitments.registry import load_all_checks
+from bench.bench_commitments import (
+    OCCUPIED,
+    OccupiedDatabaseError,
+    demo_provider,
+    generated_tenants,
+)
 from mamori.commitments.service import CommitmentsService
 from mamori.core.clock import utcnow
 from mamori.core.crypto import SecretBox, derive_key, load_secret_key
 from mamori.core.db import Database
-from mamori.core.migrations import upgrade
 from mamori.core.passwords import hash_password
 from mamori.core.settings import Settings
 from mamori.tenants.models import AccessGrant, AuditEvent, GrantAccess, Tenant, User
 from mamori.tenants.permissions import Role
 from mamori.tenants.service import TenantsService
+from mamori.tenants.service.context import TOTP_KEY_PURPOSE
 
 FULL_TENANTS = 1000  # the sizes
 FULL_USERS = 10_000
@@ -533,31 +537,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ["MAMORI_DATABASE_URL"] = url
         os.environ["MAMORI_CONFIG"] = str(tmp / "absent.toml")
         settings = Settings()
-        upgrade(url)
-        database = Database(url)
         try:
-            if has_provider(database):
-                note("the database already holds a provider; give an empty scratch database")
-                return 2
-            note(f"database: {database.engine.dialect.name}")
-            registry = load_all_checks()
-            load_demo(database, registry)
-            with database.session() as session:
-                CommitmentsService(session, registry).evaluate(trigger="bench")
-            box = SecretBox(derive_key(load_secret_key(settings), "mamori totp secrets"))
-            generate_wall, population = timed(
-                lambda: populate(
-                    database,
-                    box,
-                    tenants=tenants,
-                    users=users,
-                    grants=args.grants,
-                    audit_events=args.audit_events,
-                    seed=args.seed,
+            with demo_provider(url) as (database, registry):
+                with database.session() as session:
+                    CommitmentsService(session, registry).evaluate(trigger="bench")
+                box = SecretBox(derive_key(load_secret_key(settings), TOTP_KEY_PURPOSE))
+                generate_wall, population = timed(
+                    lambda: populate(
+                        database,
+                        box,
+                        tenants=tenants,
+                        users=users,
+                        grants=args.grants,
+                        audit_events=args.audit_events,
+                        seed=args.seed,
+                    )
                 )
-            )
-        finally:
-            database.dispose()
+        except OccupiedDatabaseError:
+            note(OCCUPIED)
+            return 2
         emit("tenants", population.tenants)
         emit("users", population.users)
         emit("grants", population.grants)

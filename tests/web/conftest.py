@@ -6,8 +6,11 @@ import pytest
 
 from mamori.commitments.registry import CheckRegistry
 from mamori.commitments.service import CommitmentsService
+from mamori.core.crypto import SecretBox, derive_key, load_secret_key
 from mamori.core.db import Database
+from mamori.core.mail.memory import MemoryNotifier
 from mamori.core.settings import Settings
+from mamori.tenants.service.context import TOTP_KEY_PURPOSE
 from tests.support.identities import Identities
 from tests.support.portal import Portal, build_portal
 
@@ -22,10 +25,6 @@ def portal(demo_database: Database, registry: CheckRegistry, settings: Settings)
 
 @pytest.fixture
 def people(portal: Portal, demo_database: Database, settings: Settings) -> Identities:
-    """Creates users in the portal's database (same clock)."""
-    from mamori.core.crypto import SecretBox, derive_key, load_secret_key
-
-    box = SecretBox(derive_key(load_secret_key(settings), "mamori totp secrets"))
-    from mamori.core.mail.memory import MemoryNotifier
-
+    """Creates users in the portal's database, sharing its clock and MFA key."""
+    box = SecretBox(derive_key(load_secret_key(settings), TOTP_KEY_PURPOSE))
     return Identities(demo_database, settings, portal.clock, MemoryNotifier(), box)

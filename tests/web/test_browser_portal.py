@@ -39,6 +39,7 @@ from mamori.core.mail.smtp import SmtpNotifier
 from mamori.core.settings import Settings
 from mamori.tenants.permissions import Role
 from mamori.tenants.service import grants
+from mamori.tenants.service.context import TOTP_KEY_PURPOSE
 from mamori.web.app import create_app
 from tests.support.browser import (  # noqa: F401  (fixtures register by import)
     browser_fixture,
@@ -184,7 +185,7 @@ def evaluated(demo_database: Database, registry: CheckRegistry) -> Database:
 @pytest.fixture
 def identities(evaluated: Database, settings: Settings) -> Identities:
     """Creates users in the served database, stamped with the real time."""
-    box = SecretBox(derive_key(load_secret_key(settings), "mamori totp secrets"))
+    box = SecretBox(derive_key(load_secret_key(settings), TOTP_KEY_PURPOSE))
     clock = FakeClock(datetime.now(UTC))
     return Identities(evaluated, settings, clock, MemoryNotifier(), box)
 
