@@ -4,7 +4,7 @@ SHELL := /bin/bash
 UV := ./scripts/uv.sh
 RUN := $(UV) run --frozen
 
-.PHONY: help bootstrap system-deps sync demo serve test lint types fmt i18n bench bench-commitments bench-publishing bench-portal clean
+.PHONY: help bootstrap system-deps assets sync demo serve test lint types fmt i18n bench bench-commitments bench-publishing bench-portal clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -15,7 +15,10 @@ bootstrap: ## Install uv with pip when it is missing
 system-deps: ## Debian packages for PDFs and tests (CJK fonts, poppler-utils, PostgreSQL, Chromium)
 	@./scripts/system-deps.sh
 
-sync: bootstrap ## Create .venv from uv.lock
+assets: ## Fetch the pinned htmx release the portal serves (checked by SHA-256)
+	@./scripts/fetch-assets.sh
+
+sync: bootstrap assets ## Create .venv from uv.lock
 	@$(UV) sync --frozen --quiet
 
 demo: system-deps sync ## Set up, load the demo provider, evaluate, write whitepapers, serve on 127.0.0.1:8000

@@ -27,18 +27,22 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import func, select
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mamori.commitments.registry import CheckRegistry
 from mamori.commitments.service import CommitmentsService
+from mamori.core.audit import AuditRecord
 from mamori.core.crypto import SecretBox, derive_key, load_secret_key
 from mamori.core.db import Database
 from mamori.core.mail.base import Notifier
 from mamori.core.mail.memory import MemoryNotifier
 from mamori.core.mail.smtp import SmtpNotifier
 from mamori.core.settings import Settings
+from mamori.tenants.models import AuditEvent
 from mamori.tenants.permissions import Role
 from mamori.tenants.service import grants
+from mamori.tenants.service.audit import DatabaseAuditTrail
 from mamori.tenants.service.context import TOTP_KEY_PURPOSE
 from mamori.web.app import create_app
 from tests.support.browser import (  # noqa: F401  (fixtures register by import)
@@ -423,3 +427,52 @@ def test_customer_of_tenant_a_cannot_reach_tenant_b_by_editing_urls(
 def _is_status_error(text: str) -> bool:
     """Chromium's console note for a 403/404 document, which this test asks for."""
     return bool(re.fullmatch(r"Failed to load resource: .*status of 40[34].*", text))
+
+
+# -- 4. htmx: the audit trail loads older entries in place -----------------------------------
+
+
+def test_audit_trail_loads_older_entries_in_place_and_filters_with_htmx(
+    page: Page,
+    identities: Identities,
+    evaluated: Database,
+    registry: CheckRegistry,
+    settings: Settings,
+) -> None:
+    admin_a = "admin-a@midori.example.jp"
+    identities.user(admin_a, Role.TENANT_ADMIN, A)
+    trail = DatabaseAuditTrail()
+    with evaluated.session() as session:
+        for number in range(150):
+            trail.record(
+                session,
+                AuditRecord("test.browse", "thing", str(number), A, None, "system"),
+            )
+    with serve_portal(settings, evaluated, registry, MemoryNotifier()) as base_url:
+        console = watch_console(page)
+        sign_in_ja(page, base_url, admin_a)
+        with evaluated.session() as session:  # the sign-in itself is on the trail too
+            everything_of_a = session.scalar(
+                select(func.count()).select_from(AuditEvent).where(AuditEvent.tenant_id == A)
+            )
+        assert everything_of_a is not None and 150 < everything_of_a < 200
+        page.goto(f"{base_url}/audit")
+        rows = page.locator("#audit-rows tr:not(.more)")
+        expect(rows).to_have_count(100)
+        page.evaluate("window.__same_document = true")
+        page.get_by_role("link", name="さらに古い記録").click()
+        # The older rows arrive inside the same table; the page was not reloaded.
+        expect(rows).to_have_count(everything_of_a)
+        assert page.evaluate("window.__same_document") is True
+        expect(page).to_have_url(f"{base_url}/audit")
+        expect(page.get_by_role("link", name="さらに古い記録")).to_have_count(0)
+
+        page.get_by_label("操作名（前方一致）").fill("test.")
+        page.get_by_role("button", name="絞り込む").click()
+        expect(page).to_have_url(f"{base_url}/audit?action=test.")
+        expect(rows).to_have_count(100)
+        assert page.evaluate("window.__same_document") is True
+        expect(page.locator("#audit-rows code").first).to_have_text("test.browse")
+        expect(page.locator("#audit-rows code", has_not_text="test.browse")).to_have_count(0)
+        assert console.csp_violations() == []
+        assert console.errors() == []

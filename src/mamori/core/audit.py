@@ -52,6 +52,24 @@ class AuditRecord:
         )
 
 
+AUDIT_PAGE_LIMIT = 500
+AUDIT_ID_MAX = 2**31 - 1  # the id column is a 32-bit integer on PostgreSQL
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Which part of the trail to read: newest first, one page, optionally filtered."""
+
+    action: str = ""  # prefix, e.g. "grant." for every grant action
+    tenant_id: str = ""  # only actions that touched this tenant
+    before: int | None = None  # the id of the last entry of the previous page
+    limit: int = 100
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.limit <= AUDIT_PAGE_LIMIT:
+            raise ValueError(f"limit must be between 1 and {AUDIT_PAGE_LIMIT}")
+
+
 class AuditTrail(ABC):
     """Where audit records go; written in the caller's transaction."""
 

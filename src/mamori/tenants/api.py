@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from mamori.commitments.service import CommitmentsService
+from mamori.core.audit import AUDIT_ID_MAX, AUDIT_PAGE_LIMIT, AuditQuery
 from mamori.core.clock import as_utc
 from mamori.core.errors import ERROR_RESPONSES, NotFoundError
 from mamori.core.i18n import N_, Lang
@@ -252,13 +253,24 @@ def create_grant(request: Request, body: GrantIn) -> GrantOut:
 
 
 @router.get("/audit", response_model=list[AuditEventOut])
-def audit(request: Request) -> list[AuditEventOut]:
-    """The audit trail within the caller's view."""
+def audit(
+    request: Request,
+    action: Annotated[str, Query(max_length=64, description="Action prefix, e.g. grant.")] = "",
+    tenant_id: Annotated[str, Query(max_length=64)] = "",
+    before: Annotated[
+        int | None,
+        Query(ge=1, le=AUDIT_ID_MAX, description="Id of the last entry of the previous page"),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=AUDIT_PAGE_LIMIT)] = 100,
+) -> list[AuditEventOut]:
+    """The audit trail within the caller's view, newest first, one page at a time."""
+    query = AuditQuery(action=action, tenant_id=tenant_id, before=before, limit=limit)
     with web_context(request).services() as services:
         principal = authenticate(request, services)
         if principal.token_scopes is not None and "audit:read" not in principal.token_scopes:
             require(principal, Permission.VIEW_AUDIT_ALL, "audit:read")
-        return [AuditEventOut.model_validate(e) for e in audit_events(services.session, principal)]
+        events = audit_events(services.session, principal, query)
+        return [AuditEventOut.model_validate(e) for e in events]
 
 
 @router.get("/tokens", response_model=list[TokenOut])

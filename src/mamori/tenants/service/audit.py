@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from mamori.core.audit import AuditRecord, AuditTrail
+from mamori.core.audit import AuditQuery, AuditRecord, AuditTrail
 from mamori.core.clock import utcnow
 from mamori.core.errors import ForbiddenError
 from mamori.core.i18n import N_
@@ -40,15 +40,18 @@ class DatabaseAuditTrail(AuditTrail):
         )
 
 
-def audit_events(session: Session, principal: Principal, limit: int = 500) -> Sequence[AuditEvent]:
+def audit_events(
+    session: Session, principal: Principal, query: AuditQuery | None = None
+) -> Sequence[AuditEvent]:
     """What `principal` may see of the trail: everything, or what touched their tenant."""
+    query = query or AuditQuery()
     repository = IdentityRepository(session)
     if principal.can(Permission.VIEW_AUDIT_ALL):
         return repository.audit_events(
-            TenantScope.everything(), include_provider_events=True, limit=limit
+            TenantScope.everything(), include_provider_events=True, query=query
         )
     if principal.can(Permission.VIEW_AUDIT_TENANT) and principal.tenant_id:
         return repository.audit_events(
-            TenantScope.only(principal.tenant_id), include_provider_events=False, limit=limit
+            TenantScope.only(principal.tenant_id), include_provider_events=False, query=query
         )
     raise ForbiddenError(N_("you may not read the audit trail"))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from mamori.core.audit import AuditRecord
+from mamori.core.audit import AUDIT_ID_MAX, AuditQuery, AuditRecord
 from mamori.core.errors import ForbiddenError, InputError, NotFoundError
 from mamori.core.i18n import N_
 from mamori.core.scope import Principal, TenantScope
@@ -275,12 +276,42 @@ def _staff_names(services: Services) -> dict[str, str]:
 
 
 @router.get("/audit", response_class=HTMLResponse)
-def audit_page(request: Request) -> Response:
-    """The audit trail: everything for officers and auditors, own tenant for its admins."""
+def audit_page(
+    request: Request,
+    action: Annotated[str, Query(max_length=64)] = "",
+    tenant: Annotated[str, Query(max_length=64)] = "",
+    before: Annotated[int | None, Query(ge=1, le=AUDIT_ID_MAX)] = None,
+) -> Response:
+    """The audit trail: everything for officers and auditors, own tenant for its admins.
+
+    Paged newest first by keyset; htmx asks for just the next rows (HX-Request), a
+    browser without script follows the same link to a whole page.
+    """
+    query = AuditQuery(action=action, tenant_id=tenant, before=before, limit=AUDIT_PAGE + 1)
     with web_context(request).services() as services:
         principal = authenticate(request, services)
-        events = audit_events(services.session, principal, limit=AUDIT_PAGE)
-    return page(request, "tenants/audit.html", principal, events=events)
+        events = list(audit_events(services.session, principal, query))
+    more = len(events) > AUDIT_PAGE
+    events = events[:AUDIT_PAGE]
+    context: dict[str, Any] = {
+        "events": events,
+        "filters": {"action": action, "tenant": tenant},
+        "next_page": _audit_link(action, tenant, events[-1].id) if more else None,
+        "all_tenants": principal.can(Permission.VIEW_AUDIT_ALL),
+    }
+    partial = request.headers.get("hx-request") and not request.headers.get(
+        "hx-history-restore-request"
+    )
+    template = "tenants/_audit_rows.html" if partial else "tenants/audit.html"
+    response = page(request, template, principal, **context)
+    response.headers["Vary"] = "HX-Request"
+    return response
+
+
+def _audit_link(action: str, tenant: str, before: int) -> str:
+    """The address of the page after the entry `before`, keeping the filters."""
+    params = {"action": action, "tenant": tenant, "before": str(before)}
+    return "/audit?" + urlencode({k: v for k, v in params.items() if v})
 
 
 @router.get("/tokens", response_class=HTMLResponse)

@@ -1,0 +1,227 @@
+"""Every state-changing route, tried by every role: the permission table decides who may.
+
+The routes come from the app's router. Each must be declared below with the permissions
+that let a role use it (or as self-service, open to anyone signed in or holding a link),
+so a route added later without a declaration fails this test. A role the table refuses
+gets 403 or 404 and changes nothing; a role it allows is not refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from mamori.core.db import Database
+from mamori.core.scope import Principal
+from mamori.tenants.models import AccessGrant, ApiToken, AuditEvent, Tenant, User
+from mamori.tenants.permissions import CUSTOMER_ROLES, PERMISSIONS, Permission, Role
+from mamori.tenants.service import grants, tokens
+from tests.support.identities import Identities
+from tests.support.isolation import routes
+from tests.support.portal import Portal, csrf_of
+
+A = "midori-city-boe"
+P = Permission
+
+
+@dataclass(frozen=True)
+class World:
+    """What exists before the role under test acts."""
+
+    caller: Principal
+    member_id: str  # a tenant member of A
+    pending_grant: str  # requested by another operator, for tenant A (needs A's approval)
+    active_grant: str  # approved, for tenant A
+    own_token: str | None  # the caller's token, when its role may hold one
+    foreign_token: str  # another user's token
+
+
+@dataclass(frozen=True)
+class Case:
+    """How to call one route, and which permissions let a role call it."""
+
+    path: Callable[[World], str]
+    body: Callable[[World], dict[str, Any]]
+    allowed: Callable[[Role, World], bool]
+
+
+def _any(*permissions: Permission) -> Callable[[Role, World], bool]:
+    return lambda role, world: any(p in PERMISSIONS[role] for p in permissions)
+
+
+def _all(*permissions: Permission) -> Callable[[Role, World], bool]:
+    return lambda role, world: all(p in PERMISSIONS[role] for p in permissions)
+
+
+def _invitee(world: World) -> dict[str, Any]:
+    customer = world.caller.tenant_id is not None
+    return {
+        "email": f"new-{world.caller.role}@example.jp",
+        "display_name": "New person",
+        "role": "tenant_member" if customer else "operator",
+        "language_pref": "ja",
+    }
+
+
+def _own_token(world: World) -> str:
+    return world.own_token or world.foreign_token
+
+
+NOTHING: Callable[[World], dict[str, Any]] = lambda world: {}  # noqa: E731
+GRANT_REQUEST = {"tenant_id": A, "reason": "Matrix test: investigate ticket 42", "minutes": 30}
+
+# Routes anyone may use for their own session or through a mailed link.
+SELF_SERVICE = frozenset(
+    {
+        ("POST", "/login"),
+        ("POST", "/login/mfa"),
+        ("POST", "/logout"),
+        ("POST", "/invitation/{token}"),
+        ("POST", "/reset"),
+        ("POST", "/reset/{token}"),
+        ("POST", "/account/language"),
+        ("POST", "/account/mfa"),
+    }
+)
+
+CASES: dict[tuple[str, str], Case] = {
+    ("POST", "/my-tenant/settings"): Case(
+        lambda w: "/my-tenant/settings",
+        lambda w: {"require_tenant_approval": "on"},
+        _any(P.MANAGE_TENANT_SETTINGS),
+    ),
+    ("POST", "/users/invite"): Case(
+        lambda w: "/users/invite", _invitee, _any(P.MANAGE_TENANT_USERS, P.MANAGE_STAFF)
+    ),
+    ("POST", "/users/{user_id}/unlock"): Case(
+        lambda w: f"/users/{w.member_id}/unlock",
+        NOTHING,
+        _all(P.VIEW_LOCKOUTS, P.APPROVE_GRANT),
+    ),
+    ("POST", "/grants"): Case(lambda w: "/grants", lambda w: GRANT_REQUEST, _any(P.REQUEST_GRANT)),
+    ("POST", "/grants/{grant_id}/{action}"): Case(
+        lambda w: f"/grants/{w.pending_grant}/approve", NOTHING, _any(P.APPROVE_GRANT)
+    ),
+    ("POST", "/tokens"): Case(
+        lambda w: "/tokens",
+        lambda w: {"name": "matrix", "days": 5, "scopes": "tenants:read"},
+        _any(P.MANAGE_API_TOKENS),
+    ),
+    ("POST", "/tokens/{token_id}/revoke"): Case(
+        lambda w: f"/tokens/{_own_token(w)}/revoke", NOTHING, _any(P.MANAGE_API_TOKENS)
+    ),
+    ("POST", "/api/v1/grants"): Case(
+        lambda w: "/api/v1/grants", lambda w: GRANT_REQUEST, _any(P.REQUEST_GRANT)
+    ),
+    ("DELETE", "/api/v1/tokens/{token_id}"): Case(
+        lambda w: f"/api/v1/tokens/{_own_token(w)}", NOTHING, _any(P.MANAGE_API_TOKENS)
+    ),
+}
+
+# The other grant decisions, each with who may take it.
+GRANT_DECISIONS: dict[str, tuple[Callable[[World], str], Callable[[Role, World], bool]]] = {
+    "deny": (lambda w: w.pending_grant, _any(P.APPROVE_GRANT, P.APPROVE_GRANT_FOR_TENANT)),
+    "tenant-approve": (lambda w: w.pending_grant, _any(P.APPROVE_GRANT_FOR_TENANT)),
+    "end": (lambda w: w.active_grant, _any(P.APPROVE_GRANT, P.APPROVE_GRANT_FOR_TENANT)),
+}
+
+
+def test_every_state_changing_route_is_declared(portal: Portal) -> None:
+    changing = {(m, p) for m, p in routes(portal.app) if m != "GET"}
+    undeclared = changing - SELF_SERVICE - CASES.keys()
+    assert undeclared == set(), f"declare who may use {sorted(undeclared)}"
+    assert CASES.keys() <= changing, "a declared route no longer exists"
+
+
+def _world(people: Identities, role: Role) -> World:
+    tenant = A if role in CUSTOMER_ROLES else None
+    caller = people.user(f"caller-{role}@example.jp", role, tenant)
+    member = people.user("member@midori.example.jp", Role.TENANT_MEMBER, A)
+    requester = people.user("requester@provider.example.jp", Role.OPERATOR)
+    approver = people.user("approver@provider.example.jp", Role.SECURITY_OFFICER)
+    owner = people.user("owner@provider.example.jp", Role.OPERATOR)
+    with people.work() as services:
+        active = grants.request_grant(
+            services, requester, tenant_id=A, reason="active one", minutes=60
+        )
+        grants.approve(services, approver, active.id)
+        foreign = tokens.create_token(
+            services, owner, name="foreign", scopes=["tenants:read"], days=5
+        )
+        own = None
+        if PERMISSIONS[role] & {P.MANAGE_API_TOKENS}:
+            own = tokens.create_token(services, caller, name="own", scopes=["tenants:read"], days=5)
+        services.session.get(Tenant, A).require_tenant_approval = True  # type: ignore[union-attr]
+    with people.work() as services:
+        pending = grants.request_grant(
+            services, requester, tenant_id=A, reason="pending one", minutes=60
+        )
+    return World(
+        caller=caller,
+        member_id=member.user_id,
+        pending_grant=pending.id,
+        active_grant=active.id,
+        own_token=own.row.id if own else None,
+        foreign_token=foreign.row.id,
+    )
+
+
+def _state(database: Database) -> tuple[object, ...]:
+    """Everything the routes can change, apart from the trail of sign-ins."""
+    with database.session() as session:
+        return (
+            session.scalar(select(func.count()).select_from(User)),
+            tuple(session.execute(select(AccessGrant.id, AccessGrant.status)).all()),
+            tuple(session.execute(select(ApiToken.id, ApiToken.revoked_at)).all()),
+            tuple(session.execute(select(Tenant.id, Tenant.require_tenant_approval)).all()),
+            tuple(session.execute(select(User.id, User.locked_until)).all()),
+            session.scalar(
+                select(func.count())
+                .select_from(AuditEvent)
+                .where(~AuditEvent.action.like("auth.%"))
+            ),
+        )
+
+
+def _send(client: TestClient, method: str, path: str, body: dict[str, Any]) -> tuple[int, str]:
+    token = csrf_of(client.get("/account").text)
+    if path.startswith("/api/"):
+        response = client.request(method, path, json=body or None, headers={"x-csrf-token": token})
+    else:
+        response = client.request(method, path, data={**body, "csrf_token": token})
+    return response.status_code, response.text[:200]
+
+
+def _attempts(world: World) -> list[tuple[str, str, dict[str, Any], bool]]:
+    """(method, path, body, allowed) for every declared route and grant decision."""
+    role = Role(world.caller.role)
+    tries = []
+    for (method, _), case in CASES.items():
+        tries.append((method, case.path(world), case.body(world), case.allowed(role, world)))
+    for action, (grant, allowed) in GRANT_DECISIONS.items():
+        tries.append(("POST", f"/grants/{grant(world)}/{action}", {}, allowed(role, world)))
+    return tries
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_refused_roles_change_nothing_and_allowed_roles_are_not_refused(
+    portal: Portal, people: Identities, demo_database: Database, role: Role
+) -> None:
+    world = _world(people, role)
+    wrong: list[str] = []
+    with portal.client() as client:
+        portal.sign_in(client, f"caller-{role}@example.jp")
+        for method, path, body, allowed in _attempts(world):
+            before = _state(demo_database)
+            status, text = _send(client, method, path, body)
+            changed = _state(demo_database) != before
+            if allowed and status in (401, 403, 404, 422):
+                wrong.append(f"{method} {path}: refused {status} though allowed: {text}")
+            if not allowed and (status not in (403, 404) or changed):
+                wrong.append(f"{method} {path}: {status}, changed={changed}, want refused")
+    assert wrong == []
