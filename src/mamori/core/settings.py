@@ -123,6 +123,25 @@ class Settings(BaseSettings):
         default="mamori@localhost", description="Sender address of mail from mamori."
     )
 
+    ledger_origin: str = Field(
+        default="",
+        description=(
+            "Origin line of the ledger's checkpoints (a schema-less URL naming this log). "
+            "Empty means `<public_url host>/mamori-ledger`."
+        ),
+    )
+    ledger_checkpoint_minutes: int = Field(
+        default=60, ge=1, description="How often a checkpoint is published for cosigning."
+    )
+    ingest_max_body_bytes: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        description="Largest ingest request body accepted (compressed size); larger gets 413.",
+    )
+    ingest_max_events: int = Field(
+        default=100_000, ge=1, description="Most events one ingest request may carry."
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -142,6 +161,14 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'mamori.db').resolve()}"
+
+    @property
+    def resolved_ledger_origin(self) -> str:
+        """The checkpoint origin line."""
+        if self.ledger_origin:
+            return self.ledger_origin
+        host = self.public_url.split("://", 1)[-1].rstrip("/")
+        return f"{host}/mamori-ledger"
 
     @property
     def resolved_output_dir(self) -> Path:

@@ -1,0 +1,120 @@
+"""The ledger's tables: events in per-tenant chunks, the log head, checkpoints, holds.
+
+An event is stored as three exact byte strings (UTF-8 JSON): `head` (position, tenant,
+service, class, times, severity, action, outcome), `subject` (actor, source address)
+and `content` (message, labels, original record). Its leaf commits to the head and to
+salted digests of the other two, so a disclosure can redact the subject or the content
+and still prove the event. Salts come from the chunk's secret; purging a chunk deletes
+its events and its secret but keeps the chunk row, whose hash is a leaf of the log.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from mamori.core.db import Base
+
+
+class LedgerState(Base):
+    """The single row holding the log's head: its size, frontier and signed checkpoint."""
+
+    __tablename__ = "ledger_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    version: Mapped[int] = mapped_column(BigInteger, default=0)  # bumped to serialise writers
+    tree_size: Mapped[int] = mapped_column(BigInteger, default=0)
+    next_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    frontier: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+    note: Mapped[str] = mapped_column(Text, default="")  # signed checkpoint of the head
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class LedgerChunk(Base):
+    """A run of one tenant's events of one class, appended together; a leaf of the log."""
+
+    __tablename__ = "ledger_chunks"
+    __table_args__ = (
+        Index("ix_ledger_chunks_tenant_received", "tenant_id", "received_at"),
+        Index("ix_ledger_chunks_class_received", "event_class", "received_at"),
+    )
+
+    index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    tenant_id: Mapped[str | None] = mapped_column(String(64), nullable=True)  # None: provider
+    event_class: Mapped[str] = mapped_column(String(32))
+    first_seq: Mapped[int] = mapped_column(BigInteger)
+    size: Mapped[int] = mapped_column(Integer)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    leaf: Mapped[bytes] = mapped_column(LargeBinary(32))  # names a tampered chunk in verify
+    secret: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+    purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class LedgerEvent(Base):
+    """One event: its exact stored bytes and its de-duplication key."""
+
+    __tablename__ = "ledger_events"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    chunk_index: Mapped[int] = mapped_column(BigInteger, index=True)
+    head: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(Text)
+    content: Mapped[str] = mapped_column(Text)
+    leaf: Mapped[bytes] = mapped_column(LargeBinary(32))  # names a tampered event in verify
+    dedup: Mapped[bytes] = mapped_column(LargeBinary(16), unique=True)
+
+
+class LedgerCheckpoint(Base):
+    """A published checkpoint: what customers cosign and proof bundles are bound to."""
+
+    __tablename__ = "ledger_checkpoints"
+
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class LedgerCosigner(Base):
+    """A tenant's cosigning key (a C2SP cosignature/v1 verifier key)."""
+
+    __tablename__ = "ledger_cosigners"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    vkey: Mapped[str] = mapped_column(String(400))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class LedgerCosignature(Base):
+    """A cosignature a tenant's cosigner made on a published checkpoint."""
+
+    __tablename__ = "ledger_cosignatures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    cosigner_id: Mapped[str] = mapped_column(ForeignKey("ledger_cosigners.id"), index=True)
+    tenant_id: Mapped[str] = mapped_column(String(64), index=True)
+    checkpoint_size: Mapped[int] = mapped_column(ForeignKey("ledger_checkpoints.size"), index=True)
+    signed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    line: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LegalHold(Base):
+    """Keeps a tenant's events (or everyone's, tenant None) of a time range from the purge."""
+
+    __tablename__ = "ledger_holds"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str] = mapped_column(String(500))
+    created_by: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

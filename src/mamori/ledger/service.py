@@ -1,0 +1,60 @@
+"""The ledger's rules for other domains: append, verify, checkpoints and proofs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection
+
+from mamori.core.clock import utcnow
+from mamori.core.db import Database
+from mamori.core.settings import Settings
+from mamori.ledger.notes import NoteSigner
+from mamori.ledger.records import Attributed
+from mamori.ledger.store import AppendResult, LedgerWriter, log_signer
+from mamori.ledger.verify import Report, Verifier
+
+
+class LedgerService:
+    """One process's handle on the ledger."""
+
+    def __init__(
+        self,
+        database: Database,
+        settings: Settings,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        signer: NoteSigner | None = None,
+    ) -> None:
+        self.database = database
+        self.settings = settings
+        self.clock = clock
+        self.signer = signer or log_signer(settings)
+        self.writer = LedgerWriter(
+            self.signer,
+            checkpoint_every=timedelta(minutes=settings.ledger_checkpoint_minutes),
+            clock=clock,
+        )
+
+    @property
+    def vkey(self) -> str:
+        """The log's verifier key (publish it; verifiers need nothing else)."""
+        return self.signer.vkey()
+
+    def append(self, items: Sequence[Attributed]) -> AppendResult:
+        """Store `items` durably in one transaction of their own."""
+        with self.database.engine.begin() as connection:
+            return self.writer.append(connection, items)
+
+    def append_in(self, connection: Connection, items: Sequence[Attributed]) -> AppendResult:
+        """Store `items` in the caller's transaction (committed with the caller's work)."""
+        return self.writer.append(connection, items)
+
+    def verify(self, progress: Callable[[int], None] | None = None) -> Report:
+        """Recompute everything in one consistent read."""
+        with self.database.engine.connect() as connection:
+            if connection.dialect.name == "postgresql":
+                connection = connection.execution_options(isolation_level="REPEATABLE READ")
+            with connection.begin():
+                return Verifier(self.vkey, progress).run(connection)

@@ -1,0 +1,208 @@
+"""Appending to the ledger: one transaction per batch, serialised on the log head.
+
+Each append bumps the head row first, which takes the write lock on both databases
+(SQLite's writer lock, a row lock on PostgreSQL), so positions and the frontier are
+assigned by one writer at a time. Events of a batch are grouped by (tenant, class) into
+chunks; the head is re-signed in the same transaction, and a checkpoint is published
+when the interval has passed. Nothing is acknowledged before the commit returns.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from mamori.core.clock import as_utc, utcnow
+from mamori.core.crypto import derive_key, load_secret_key
+from mamori.core.settings import Settings
+from mamori.ledger import merkle
+from mamori.ledger.models import LedgerCheckpoint, LedgerChunk, LedgerEvent, LedgerState
+from mamori.ledger.notes import Checkpoint, NoteSigner
+from mamori.ledger.records import (
+    Attributed,
+    Encoded,
+    chunk_leaf_data,
+    encode,
+    event_leaf,
+    head_text,
+    timestamp,
+)
+
+SIGNING_KEY_PURPOSE = "mamori-ledger-log-signing-v1"
+DEDUP_QUERY_SLICE = 500
+CHECKPOINT_COUNT = "mamori-checkpoints"  # extension line of the signed head
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """What an append stored."""
+
+    stored: int
+    duplicates: int
+    tree_size: int
+    first_seq: int | None  # of the events stored, None when all were duplicates
+    last_seq: int | None
+
+
+def log_signer(settings: Settings) -> NoteSigner:
+    """The log's checkpoint signer, its key derived from mamori's secret key."""
+    seed = derive_key(load_secret_key(settings), SIGNING_KEY_PURPOSE)
+    return NoteSigner(settings.resolved_ledger_origin, seed)
+
+
+# The one bulk statement, written out per driver parameter style (sqlite3 qmark, psycopg).
+EVENT_INSERT = {
+    "qmark": "INSERT INTO ledger_events (seq, chunk_index, head, subject, content, leaf, dedup) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+    "format": "INSERT INTO ledger_events (seq, chunk_index, head, subject, content, leaf, dedup) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+}
+
+
+def _event_insert(connection: Connection) -> str:
+    style = connection.dialect.paramstyle
+    return EVENT_INSERT["qmark" if style == "qmark" else "format"]
+
+
+@dataclass
+class _Head:
+    tree_size: int
+    next_seq: int
+    frontier: merkle.Frontier
+
+
+def _lock_head(connection: Connection) -> _Head:
+    connection.execute(
+        update(LedgerState).where(LedgerState.id == 1).values(version=LedgerState.version + 1)
+    )
+    row = connection.execute(
+        select(LedgerState.tree_size, LedgerState.next_seq, LedgerState.frontier).where(
+            LedgerState.id == 1
+        )
+    ).one()
+    size, next_seq, blob = int(row[0]), int(row[1]), bytes(row[2] or b"")
+    return _Head(size, next_seq, merkle.Frontier.load(size, blob))
+
+
+def _fresh(connection: Connection, batch: Sequence[Encoded]) -> list[Encoded]:
+    """`batch` without events already stored or repeated within it."""
+    unique: dict[bytes, Encoded] = {}
+    for item in batch:
+        unique.setdefault(item.dedup, item)
+    keys = list(unique)
+    dedup = LedgerEvent.dedup
+    for start in range(0, len(keys), DEDUP_QUERY_SLICE):
+        part = keys[start : start + DEDUP_QUERY_SLICE]
+        for (key,) in connection.execute(select(dedup).where(dedup.in_(part))):
+            unique.pop(bytes(key), None)
+    return list(unique.values())
+
+
+def _grouped(items: Iterable[Encoded]) -> list[list[Encoded]]:
+    """Items grouped by (tenant, class), groups in order of first appearance."""
+    groups: dict[tuple[str | None, str], list[Encoded]] = {}
+    for item in items:
+        groups.setdefault((item.tenant_id, item.event_class), []).append(item)
+    return list(groups.values())
+
+
+class LedgerWriter:
+    """Appends attributed events and keeps the signed head and checkpoints current."""
+
+    def __init__(
+        self,
+        signer: NoteSigner,
+        *,
+        checkpoint_every: timedelta = timedelta(hours=1),
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.signer = signer
+        self.checkpoint_every = checkpoint_every
+        self.clock = clock
+
+    def append(self, connection: Connection, items: Sequence[Attributed]) -> AppendResult:
+        """Store `items` in `connection`'s transaction (the caller commits)."""
+        encoded = [encode(item) for item in items]
+        head = _lock_head(connection)
+        fresh = _fresh(connection, encoded)
+        if not fresh:
+            return AppendResult(0, len(items), head.tree_size, None, None)
+        now = self.clock()
+        first_seq = head.next_seq
+        chunk_rows: list[dict[str, Any]] = []
+        event_rows: list[tuple[Any, ...]] = []
+        for group in _grouped(fresh):
+            chunk_row, rows = self._chunk(head, group, now)
+            chunk_rows.append(chunk_row)
+            event_rows += rows
+        connection.exec_driver_sql(_event_insert(connection), event_rows)
+        connection.execute(insert(LedgerChunk), chunk_rows)
+        self._sign_head(connection, head, now)
+        return AppendResult(
+            len(fresh), len(items) - len(fresh), head.tree_size, first_seq, head.next_seq - 1
+        )
+
+    def _chunk(
+        self, head: _Head, group: list[Encoded], now: datetime
+    ) -> tuple[dict[str, Any], list[tuple[Any, ...]]]:
+        secret = os.urandom(32)
+        index, first = head.tree_size, head.next_seq
+        received = timestamp(now) or ""
+        rows, leaves = [], []
+        for offset, item in enumerate(group):
+            seq = first + offset
+            head_json = head_text(item.head_fields, seq, received)
+            leaf = event_leaf(secret, seq, head_json, item.subject, item.content)
+            leaves.append(leaf)
+            rows.append((seq, index, head_json, item.subject, item.content, leaf, item.dedup))
+        root = merkle.root(leaves)
+        tenant, event_class = group[0].tenant_id, group[0].event_class
+        data = chunk_leaf_data(index, tenant, event_class, first, len(group), now, root)
+        chunk_leaf = merkle.leaf_hash(data)
+        head.frontier.append(chunk_leaf)
+        head.tree_size += 1
+        head.next_seq += len(group)
+        chunk = {
+            "index": index,
+            "tenant_id": tenant,
+            "event_class": event_class,
+            "first_seq": first,
+            "size": len(group),
+            "received_at": now,
+            "root": root,
+            "leaf": chunk_leaf,
+            "secret": secret,
+        }
+        return chunk, rows
+
+    def _sign_head(self, connection: Connection, head: _Head, now: datetime) -> None:
+        count, latest = connection.execute(
+            select(func.count(), func.max(LedgerCheckpoint.created_at))
+        ).one()
+        publish = latest is None or now - as_utc(latest) >= self.checkpoint_every
+        root = head.frontier.root()
+        # The head also says how many checkpoints exist, so a deleted one is noticed.
+        extension = f"{CHECKPOINT_COUNT} {int(count) + int(publish)}"
+        note = self.signer.sign(Checkpoint(self.signer.name, head.tree_size, root, (extension,)))
+        connection.execute(
+            update(LedgerState)
+            .where(LedgerState.id == 1)
+            .values(
+                tree_size=head.tree_size,
+                next_seq=head.next_seq,
+                frontier=head.frontier.dump(),
+                note=note,
+                updated_at=now,
+            )
+        )
+        if publish:
+            connection.execute(
+                insert(LedgerCheckpoint).values(
+                    size=head.tree_size, root=root, note=note, created_at=now
+                )
+            )
