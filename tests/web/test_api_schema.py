@@ -34,7 +34,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from mamori.tenants.permissions import Role
+from mamori.tenants.permissions import PERMISSIONS, Permission, Role
 from mamori.tenants.service import grants, tokens
 from tests.support.identities import Identities
 from tests.support.portal import Portal, csrf_of
@@ -55,6 +55,12 @@ FUZZ = hypothesis.settings(
 )
 # Need scopes no API token can hold (grants:write, tokens:manage): browser sessions only.
 SESSION_ONLY = {"POST /api/v1/grants", "GET /api/v1/tokens", "DELETE /api/v1/tokens/{token_id}"}
+# For machines: a browser session never ingests; a token does when its owner's role may.
+TOKEN_ONLY = {"POST /api/v1/ingest"}
+TOKEN_ROLES = {
+    "tenant_admin_token": Role.TENANT_ADMIN,
+    "security_officer_token": Role.SECURITY_OFFICER,
+}
 REASON = "schemathesis: read the contacts"
 VALID_GRANT: dict[str, object] = {"reason": REASON, "minutes": 60}
 
@@ -143,8 +149,11 @@ def _should_succeed(caller: str, labels: set[str]) -> set[str]:
     if caller == "anonymous":
         return set()
     if caller == "officer_browser":
-        return labels
-    return labels - SESSION_ONLY
+        return labels - TOKEN_ONLY
+    expected = labels - SESSION_ONLY
+    if Permission.INGEST_EVENTS not in PERMISSIONS[TOKEN_ROLES[caller]]:
+        expected -= TOKEN_ONLY
+    return expected
 
 
 def _operations(schema: BaseSchema) -> list[APIOperation]:

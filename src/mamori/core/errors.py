@@ -62,6 +62,8 @@ class InputError(MamoriError):
         parts = []
         if self.file:
             parts.append(self.file if self.line is None else f"{self.file}:{self.line}")
+        elif self.line is not None:
+            parts.append(f"line {self.line}")
         if self.field:
             parts.append(f"field '{self.field}'")
         return ": ".join(parts)
@@ -105,6 +107,18 @@ class ConflictError(MamoriError):
 
 class RateLimitedError(MamoriError):
     """Too many attempts; try again after `retry_after` seconds (HTTP 429)."""
+
+    exit_code = 1
+
+    def __init__(
+        self, message: str, *, retry_after: int, params: Mapping[str, Any] | None = None
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, params=params)
+
+
+class OverloadedError(MamoriError):
+    """mamori is too busy for this request now; retry after `retry_after` seconds (HTTP 503)."""
 
     exit_code = 1
 

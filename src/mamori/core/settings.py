@@ -142,6 +142,19 @@ class Settings(BaseSettings):
         default=100_000, ge=1, description="Most events one ingest request may carry."
     )
 
+    ingest_max_concurrent: int = Field(
+        default=4,
+        ge=1,
+        description="Ingest requests served at once; more wait briefly, then get 503.",
+    )
+    ingest_requests_per_minute: int = Field(
+        default=1200, ge=1, description="Ingest requests one API token may make per minute."
+    )
+    ledger_attribution_file: Path | None = Field(
+        default=None,
+        description="YAML rules placing provider-sent events in tenants and services.",
+    )
+
     @classmethod
     def settings_customise_sources(
         cls,

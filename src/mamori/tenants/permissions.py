@@ -53,6 +53,11 @@ class Permission(StrEnum):
     VIEW_AUDIT_TENANT = "view_audit_tenant"
     VIEW_LOCKOUTS = "view_lockouts"
     MANAGE_API_TOKENS = "manage_api_tokens"
+    INGEST_EVENTS = "ingest_events"
+    VIEW_CHECKPOINTS = "view_checkpoints"
+    COSIGN_CHECKPOINTS = "cosign_checkpoints"
+    MANAGE_LEGAL_HOLDS = "manage_legal_holds"
+    VERIFY_LEDGER = "verify_ledger"
 
 
 P = Permission
@@ -69,6 +74,10 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.VIEW_AUDIT_ALL,
             P.VIEW_LOCKOUTS,
             P.MANAGE_API_TOKENS,
+            P.INGEST_EVENTS,
+            P.VIEW_CHECKPOINTS,
+            P.MANAGE_LEGAL_HOLDS,
+            P.VERIFY_LEDGER,
         }
     ),
     Role.SECURITY_OFFICER: frozenset(
@@ -82,6 +91,9 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.VIEW_AUDIT_ALL,
             P.VIEW_LOCKOUTS,
             P.MANAGE_API_TOKENS,
+            P.VIEW_CHECKPOINTS,
+            P.MANAGE_LEGAL_HOLDS,
+            P.VERIFY_LEDGER,
         }
     ),
     Role.OPERATOR: frozenset(
@@ -91,6 +103,8 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.VIEW_ALL_TENANTS,
             P.REQUEST_GRANT,
             P.MANAGE_API_TOKENS,
+            P.INGEST_EVENTS,
+            P.VIEW_CHECKPOINTS,
         }
     ),
     # Auditors read everything except customer data: they never request grants.
@@ -102,6 +116,8 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.VIEW_ALL_GRANTS,
             P.VIEW_AUDIT_ALL,
             P.VIEW_LOCKOUTS,
+            P.VIEW_CHECKPOINTS,
+            P.VERIFY_LEDGER,
         }
     ),
     Role.TENANT_ADMIN: frozenset(
@@ -115,6 +131,9 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.VIEW_TRANSPARENCY,
             P.VIEW_AUDIT_TENANT,
             P.MANAGE_API_TOKENS,
+            P.INGEST_EVENTS,
+            P.VIEW_CHECKPOINTS,
+            P.COSIGN_CHECKPOINTS,
         }
     ),
     Role.TENANT_MEMBER: frozenset(

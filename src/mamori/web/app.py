@@ -17,6 +17,8 @@ from mamori.core.db import Database
 from mamori.core.mail.base import Notifier
 from mamori.core.mail.factory import notifier_from_settings
 from mamori.core.settings import Settings
+from mamori.ledger import api as ledger_api
+from mamori.ledger.ingest import INGEST_PATHS
 from mamori.tenants import api as tenants_api
 from mamori.tenants.views import auth as auth_views
 from mamori.tenants.views import people as people_views
@@ -59,6 +61,7 @@ def create_app(
     app.include_router(auth_views.router)
     app.include_router(people_views.router)
     app.include_router(tenants_api.router, prefix="/api/v1")
+    app.include_router(ledger_api.router)
     install_error_handlers(app)
 
     @app.middleware("http")
@@ -66,7 +69,9 @@ def create_app(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
+        # Ingest has its own, larger limit (MAMORI_INGEST_MAX_BODY_BYTES), checked there.
+        limited = request.url.path not in INGEST_PATHS
+        if limited and length and length.isdigit() and int(length) > MAX_BODY_BYTES:
             message = f"the request body is larger than {MAX_BODY_BYTES} bytes"
             if request.url.path.startswith("/api/"):
                 return JSONResponse({"error": message, "detail": None, "field": None}, 413)

@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 
@@ -17,6 +18,8 @@ from mamori.core.db import Database
 from mamori.core.mail.base import Notifier
 from mamori.core.ratelimit import SlidingWindowLimiter
 from mamori.core.settings import Settings
+from mamori.ledger.ingest import CachedAttribution, IngestService, attribution_from_database
+from mamori.ledger.service import LedgerService
 from mamori.tenants.service.audit import DatabaseAuditTrail
 from mamori.tenants.service.context import TOTP_KEY_PURPOSE, Services
 
@@ -45,6 +48,20 @@ class WebContext:
         )
         if isinstance(self.audit_trail, DatabaseAuditTrail):
             self.audit_trail.clock = self.clock
+
+    @cached_property
+    def ledger(self) -> LedgerService:
+        """The ledger, signing with the key derived from mamori's secret key."""
+        return LedgerService(self.database, self.settings, clock=self.clock)
+
+    @cached_property
+    def ingest(self) -> IngestService:
+        """Ingest for log shippers, with this process's limits."""
+        return IngestService(
+            self.ledger,
+            self.settings,
+            CachedAttribution(lambda: attribution_from_database(self.database, self.settings)),
+        )
 
     @contextmanager
     def services(self) -> Iterator[Services]:

@@ -16,9 +16,12 @@ from mamori.core.errors import (
     InputError,
     MamoriError,
     NotFoundError,
+    OverloadedError,
     RateLimitedError,
 )
 from mamori.core.i18n import N_, translate
+from mamori.ledger.formats.base import PayloadTooLargeError, UnsupportedMediaError
+from mamori.ledger.ingest import INGEST_PATHS
 from mamori.web.auth import LoginRequiredError, MfaRequiredError, optional_principal
 from mamori.web.render import language, page
 
@@ -30,6 +33,9 @@ STATUS = (
     (ForbiddenError, 403),
     (ConflictError, 409),
     (RateLimitedError, 429),
+    (OverloadedError, 503),
+    (PayloadTooLargeError, 413),
+    (UnsupportedMediaError, 415),
     (InputError, 400),
 )
 HTTP_MESSAGES = {
@@ -42,6 +48,11 @@ HTTP_MESSAGES = {
 def is_api(request: Request) -> bool:
     """Whether the request is for the JSON API."""
     return request.url.path.startswith("/api/")
+
+
+def is_ingest(request: Request) -> bool:
+    """Whether the request is from a log shipper (answered in JSON like the API)."""
+    return request.url.path in INGEST_PATHS
 
 
 def status_of(error: MamoriError) -> int:
@@ -66,11 +77,16 @@ def install_error_handlers(app: FastAPI) -> None:
         lang = language(request)
         code = status_of(error)
         headers = (
-            {"Retry-After": str(error.retry_after)} if isinstance(error, RateLimitedError) else {}
+            {"Retry-After": str(error.retry_after)}
+            if isinstance(error, RateLimitedError | OverloadedError)
+            else {}
         )
-        if is_api(request):
+        if is_api(request) or is_ingest(request):
             field = error.field if isinstance(error, InputError) else None
-            response = _json(request, error.render(lang), code, error.params or None, field)
+            detail = dict(error.params or {})
+            if isinstance(error, InputError) and error.line is not None:
+                detail["line"] = error.line
+            response = _json(request, error.render(lang), code, detail or None, field)
         elif isinstance(error, MfaRequiredError):
             return RedirectResponse("/login/mfa", status_code=303)
         elif isinstance(error, LoginRequiredError):

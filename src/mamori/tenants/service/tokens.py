@@ -25,6 +25,8 @@ SCOPES: dict[str, str] = {
     "users:read": N_("Read users"),
     "grants:read": N_("Read access grants"),
     "audit:read": N_("Read the audit trail"),
+    "ingest:logs": N_("Send events to the ledger (log shippers)"),
+    "ledger:read": N_("Read checkpoints and proofs, and cosign checkpoints"),
 }
 
 
@@ -101,7 +103,9 @@ def authenticate(services: Services, raw: str, address: str) -> Principal | None
     if user is None or user.disabled:
         return None
     row.last_used_at = services.now()
-    return principal_for(user, address=address, token_scopes=frozenset(row.scopes))
+    principal = principal_for(user, address=address, token_scopes=frozenset(row.scopes))
+    principal.extra["token_id"] = row.id  # rate limits count per token
+    return principal
 
 
 def list_tokens(services: Services, principal: Principal) -> Sequence[ApiToken]:

@@ -1,0 +1,160 @@
+"""Ingest: from a shipper's request to events stored, with limits that say no clearly.
+
+Limits, all explicit: the body size (`MAMORI_INGEST_MAX_BODY_BYTES`, 413), its size
+once decompressed (64 MiB, 413), events per request (`MAMORI_INGEST_MAX_EVENTS`, 413),
+requests per token per minute (429 with Retry-After) and requests worked on at once
+(`MAMORI_INGEST_MAX_CONCURRENT`; a request waits up to two seconds for a slot, then
+503 with Retry-After). A request is answered only after its events are committed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from mamori.core.db import Database
+from mamori.core.errors import ForbiddenError, OverloadedError, RateLimitedError
+from mamori.core.i18n import N_
+from mamori.core.ratelimit import SlidingWindowLimiter
+from mamori.core.scope import Principal
+from mamori.core.settings import Settings
+from mamori.ledger.attribution import Attribution, load_rules
+from mamori.ledger.events import IncomingEvent
+from mamori.ledger.formats import PayloadTooLargeError, decompress, format_for_content_type
+from mamori.ledger.records import Attributed, EventClass
+from mamori.ledger.service import LedgerService
+from mamori.ledger.store import AppendResult
+from mamori.tenants.permissions import Permission
+from mamori.tenants.repository import TenantsRepository
+
+INGEST_SCOPE = "ingest:logs"
+GENERIC_PATH, OTLP_PATH, LOKI_PATH = "/api/v1/ingest", "/v1/logs", "/loki/api/v1/push"
+INGEST_PATHS = frozenset({GENERIC_PATH, OTLP_PATH, LOKI_PATH})
+SLOT_WAIT_SECONDS = 2.0
+RETRY_AFTER_BUSY = 1
+
+
+class IngestGate:
+    """At most `slots` ingest requests at once; the rest wait briefly, then are refused."""
+
+    def __init__(self, slots: int, wait: float = SLOT_WAIT_SECONDS) -> None:
+        self._slots = threading.BoundedSemaphore(slots)
+        self.wait = wait
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold a slot for the block, or raise OverloadedError."""
+        if not self._slots.acquire(timeout=self.wait):
+            raise OverloadedError(
+                N_("mamori is busy storing other events; retry shortly"),
+                retry_after=RETRY_AFTER_BUSY,
+            )
+        try:
+            yield
+        finally:
+            self._slots.release()
+
+
+@dataclass(frozen=True)
+class Request:
+    """What a transport hands over: who sent what, in which format."""
+
+    principal: Principal
+    body: bytes
+    content_type: str | None
+    content_encoding: str | None
+    formats: Sequence[str] | None = None  # an endpoint for one protocol narrows the choice
+
+
+class IngestService:
+    """Parses, attributes and stores what shippers send."""
+
+    def __init__(
+        self,
+        ledger: LedgerService,
+        settings: Settings,
+        attribution: Callable[[], Attribution],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ledger = ledger
+        self.settings = settings
+        self.attribution = attribution
+        self.gate = IngestGate(settings.ingest_max_concurrent)
+        self.limiter = SlidingWindowLimiter(settings.ingest_requests_per_minute, 60.0, clock)
+
+    def admit(self, principal: Principal) -> None:
+        """Refuse callers without the ingest scope, and callers over their rate."""
+        scopes = principal.token_scopes
+        if scopes is None or INGEST_SCOPE not in scopes:
+            raise ForbiddenError(N_("ingest needs an API token with the ingest:logs scope"))
+        if not principal.can(Permission.INGEST_EVENTS):
+            raise ForbiddenError(N_("you may not send events"))
+        wait = self.limiter.hit(str(principal.extra.get("token_id") or principal.user_id))
+        if wait:
+            raise RateLimitedError(
+                N_("too many ingest requests; retry in %(seconds)s s"),
+                retry_after=wait,
+                params={"seconds": wait},
+            )
+
+    def handle(self, request: Request) -> AppendResult:
+        """Store the events of `request`; raises on anything wrong, storing nothing."""
+        with self.gate.slot():
+            body = decompress(request.body, request.content_encoding)
+            parser = format_for_content_type(request.content_type, request.formats)
+            events = parser.parse(body, request.content_type)
+            return self.store(request.principal, events)
+
+    def store(self, principal: Principal, events: Sequence[IncomingEvent]) -> AppendResult:
+        """Attribute and append already parsed events."""
+        limit = self.settings.ingest_max_events
+        if len(events) > limit:
+            raise PayloadTooLargeError(
+                N_("a request may carry at most %(limit)s events"), params={"limit": limit}
+            )
+        attribution = self.attribution()
+        items = []
+        for event in events:
+            placement = attribution.place(principal, event)
+            items.append(
+                Attributed(event, placement.tenant_id, placement.service_id, EventClass.LOG)
+            )
+        return self.ledger.append(items)
+
+
+class CachedAttribution:
+    """Attribution rebuilt from the database (tenants, services, rules) once a minute."""
+
+    def __init__(
+        self,
+        load: Callable[[], Attribution],
+        ttl: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.load = load
+        self.ttl = ttl
+        self.clock = clock
+        self._value: Attribution | None = None
+        self._at = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> Attribution:
+        with self._lock:
+            now = self.clock()
+            if self._value is None or now - self._at > self.ttl:
+                self._value, self._at = self.load(), now
+            return self._value
+
+
+def attribution_from_database(database: Database, settings: Settings) -> Attribution:
+    """Attribution over the tenants and services stored now, with the configured rules."""
+    with database.session() as session:
+        repository = TenantsRepository(session)
+        tenants = [t.id for t in repository.tenants()]
+        services = [s.id for s in repository.services()]
+    path = settings.ledger_attribution_file
+    rules = load_rules(path, tenants, services) if path else []
+    return Attribution(rules, services)
