@@ -39,12 +39,16 @@ from bench.bench_commitments import (
     generated_tenants,
 )
 from mamori.commitments.service import CommitmentsService
+from mamori.core.audit import AuditRecord
 from mamori.core.clock import utcnow
 from mamori.core.crypto import SecretBox, derive_key, load_secret_key
 from mamori.core.db import Database
 from mamori.core.passwords import hash_password
 from mamori.core.settings import Settings
-from mamori.tenants.models import AccessGrant, AuditEvent, GrantAccess, Tenant, User
+from mamori.ledger.audit import audit_event
+from mamori.ledger.records import Attributed
+from mamori.ledger.store import LedgerWriter, log_signer
+from mamori.tenants.models import AccessGrant, GrantAccess, Tenant, User
 from mamori.tenants.permissions import Role
 from mamori.tenants.service import TenantsService
 from mamori.tenants.service.context import TOTP_KEY_PURPOSE
@@ -247,31 +251,30 @@ def grant_rows(
 
 def audit_rows(
     count: int, customers: Sequence[dict[str, Any]], staff: Sequence[dict[str, Any]], now: datetime
-) -> list[dict[str, Any]]:
+) -> list[Attributed]:
     """`count` audit events, one a minute up to now: staff inviting the customer accounts."""
     rows = []
     for number in range(count):
         actor = staff[number % len(staff)]
         target = customers[number % len(customers)] if customers else actor
-        rows.append(
-            {
-                "at": now - timedelta(minutes=count - number),
-                "actor_id": actor["id"],
-                "actor_label": actor["email"],
-                "action": "user.invite",
-                "target_type": "user",
-                "target_id": target["id"],
-                "tenant_id": target["tenant_id"],
-                "address": "192.0.2.10",
-                "details": {"email": target["email"], "role": target["role"]},
-            }
+        record = AuditRecord(
+            action="user.invite",
+            target_type="user",
+            target_id=target["id"],
+            tenant_id=target["tenant_id"],
+            actor_id=actor["id"],
+            actor_label=actor["email"],
+            address="192.0.2.10",
+            details={"email": target["email"], "role": target["role"]},
         )
+        rows.append(audit_event(record, now - timedelta(minutes=count - number)))
     return rows
 
 
 def populate(
     database: Database,
     box: SecretBox,
+    writer: LedgerWriter,
     *,
     tenants: int,
     users: int,
@@ -305,8 +308,9 @@ def populate(
             session.execute(insert(AccessGrant), grant_list)
         if access_list:
             session.execute(insert(GrantAccess), access_list)
-        if audit_events:
-            session.execute(insert(AuditEvent), audit_rows(audit_events, customers, staff, now))
+    if audit_events:  # mamori's audit trail is kept in the ledger
+        with database.engine.begin() as connection:
+            writer.append(connection, audit_rows(audit_events, customers, staff, now))
     with database.session() as session:
         total_users = session.scalar(select(func.count()).select_from(User)) or 0
     return Population(
@@ -546,6 +550,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     lambda: populate(
                         database,
                         box,
+                        LedgerWriter(log_signer(settings)),
                         tenants=tenants,
                         users=users,
                         grants=args.grants,

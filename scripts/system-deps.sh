@@ -15,6 +15,7 @@ $ldconfig -p 2>/dev/null | grep libharfbuzz-subset >/dev/null || needed+=(libhar
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || needed+=(postgresql)
 # Browser tests: Playwright drives Debian's Chromium (`playwright install` cannot download here).
 command -v chromium >/dev/null 2>&1 || needed+=(chromium)
+[ -f /usr/share/GeoIP/GeoIP.dat ] && [ -f /usr/share/GeoIP/GeoIPv6.dat ] || needed+=(geoip-database)  # countries for detection rules
 
 if [ ${#needed[@]} -eq 0 ]; then
   exit 0

@@ -12,10 +12,11 @@ from mamori.core.db import Database
 from mamori.core.mail.memory import MemoryNotifier
 from mamori.core.scope import Principal
 from mamori.core.settings import Settings
+from mamori.ledger.audit import LedgerAuditTrail
+from mamori.ledger.store import LedgerWriter, log_signer
 from mamori.tenants.models import User
 from mamori.tenants.permissions import Role
 from mamori.tenants.service.accounts import create_user
-from mamori.tenants.service.audit import DatabaseAuditTrail
 from mamori.tenants.service.auth import principal_for
 from mamori.tenants.service.context import Services
 
@@ -54,7 +55,7 @@ class Identities:
                 session=session,
                 settings=self.settings,
                 clock=self.clock,
-                audit_trail=DatabaseAuditTrail(self.clock),
+                audit_trail=LedgerAuditTrail(LedgerWriter(log_signer(self.settings)), self.clock),
                 notifier=self.outbox,
                 box=self.box,
             )

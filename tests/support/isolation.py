@@ -19,7 +19,9 @@ from tests.support.portal import csrf_of
 
 PARAM = re.compile(r"{([a-z_]+)}")
 # Parameters that name something of a tenant: other tenants' values must give 404.
-TENANT_OWNED = frozenset({"tenant_id", "user_id", "grant_id", "token_id"})
+TENANT_OWNED = frozenset(
+    {"tenant_id", "user_id", "grant_id", "token_id", "analysis_id", "disclosure_id"}
+)
 # Parameters that name nothing tenant-owned, with the value to use.
 MISSING_ID = "00000000-0000-0000-0000-000000000000"
 NEUTRAL = {"lang": "ja", "fmt": "html", "action": "end", "token": "0" * 32 + ".garbage"}

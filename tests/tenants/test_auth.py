@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pyotp
 import pytest
-from sqlalchemy import select
 
 from mamori.core.errors import AuthenticationError, ForbiddenError, InputError
-from mamori.tenants.models import AuditEvent
 from mamori.tenants.permissions import Role
 from mamori.tenants.service import accounts, auth
+from tests.support import audit
 from tests.support.identities import PASSWORD, Identities
 
 
@@ -59,10 +58,8 @@ def test_twenty_wrong_passwords_lock_the_account(identities: Identities) -> None
     with identities.work() as services:
         locked = services.repository.locked_users(identities.clock.now)
         assert [u.email for u in locked] == ["victim@sakura.example.jp"]
-        events = services.session.scalars(
-            select(AuditEvent).where(AuditEvent.action == "auth.lockout")
-        ).all()
-        assert len(events) == 1 and events[0].address == "198.51.100.7"
+    events = audit.entries(identities.database, identities.settings, action_prefix="auth.lockout")
+    assert len(events) == 1 and events[0].address == "198.51.100.7"
     identities.clock.advance(minutes=16)
     with identities.work() as services:
         assert (

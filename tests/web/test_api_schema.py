@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import hypothesis
@@ -34,8 +35,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from mamori.ledger import disclosure
+from mamori.ledger.analysis import request_analysis
 from mamori.tenants.permissions import PERMISSIONS, Permission, Role
 from mamori.tenants.service import grants, tokens
+from tests.ledger.conftest import sample_event
 from tests.support.identities import Identities
 from tests.support.portal import Portal, csrf_of
 
@@ -54,7 +58,12 @@ FUZZ = hypothesis.settings(
     database=None,
 )
 # Need scopes no API token can hold (grants:write, tokens:manage): browser sessions only.
-SESSION_ONLY = {"POST /api/v1/grants", "GET /api/v1/tokens", "DELETE /api/v1/tokens/{token_id}"}
+SESSION_ONLY = {
+    "POST /api/v1/grants",
+    "GET /api/v1/tokens",
+    "DELETE /api/v1/tokens/{token_id}",
+    "POST /api/v1/disclosures",
+}
 # For machines: a browser session never ingests; a token does when its owner's role may.
 TOKEN_ONLY = {"POST /api/v1/ingest"}
 TOKEN_ROLES = {
@@ -73,6 +82,7 @@ class Caller:
     headers: dict[str, str] = field(default_factory=dict)
     cookies: dict[str, str] = field(default_factory=dict)
     ids: dict[str, list[str]] = field(default_factory=dict)
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))  # the portal's clock
 
 
 @pytest.fixture(params=CALLERS)
@@ -95,7 +105,15 @@ def caller(request: pytest.FixtureRequest, portal: Portal, people: Identities) -
         )
         grant = grants.request_grant(services, officer, tenant_id=A, reason=REASON, minutes=60)
         grants.approve(services, approver, grant.id)
+    portal.app.state.mamori.ledger.append([sample_event(n, A) for n in range(5)])
+    now = people.clock.now
+    with people.work() as services:
+        analysis = request_analysis(services.session, admin, now - timedelta(days=2), now, now)
+        start, end = now - timedelta(days=2), now + timedelta(minutes=1)
+        asked = disclosure.request(services, admin, A, start, end, {}, REASON)
     ids = {
+        "analysis_id": [analysis.id],
+        "disclosure_id": [asked.id],
         "tenant_id": [A, B],
         "user_id": [admin.user_id, officer.user_id, approver.user_id],
         "grant_id": [grant.id],
@@ -107,14 +125,14 @@ def caller(request: pytest.FixtureRequest, portal: Portal, people: Identities) -
             portal.sign_in(client, "officer@provider.example.jp")
             csrf = csrf_of(client.get("/dashboard").text)
             session = client.cookies["mamori_session"]
-            yield Caller(name, {"X-CSRF-Token": csrf}, {"mamori_session": session}, ids)
+            yield Caller(name, {"X-CSRF-Token": csrf}, {"mamori_session": session}, ids, now)
         return
     secrets = {
         "tenant_admin_token": admin_token.secret,
         "security_officer_token": officer_token.secret,
     }
     headers = {"Authorization": f"Bearer {secrets[name]}"} if name in secrets else {}
-    yield Caller(name, headers, {}, ids)
+    yield Caller(name, headers, {}, ids, now)
 
 
 def _api_schema(portal: Portal, caller: Caller) -> BaseSchema:
@@ -132,6 +150,8 @@ def _api_schema(portal: Portal, caller: Caller) -> BaseSchema:
 
     @schema.hook("flatmap_body")
     def existing_tenant(context: HookContext, body: Any) -> Any:
+        if isinstance(body, dict) and "starts_at" in body:
+            return st.one_of(st.just(body), st.just({**body, **_valid_range(body, caller.now)}))
         if not (isinstance(body, dict) and "tenant_id" in body):
             return st.just(body)
         tenant = st.sampled_from(caller.ids["tenant_id"])
@@ -144,15 +164,30 @@ def _api_schema(portal: Portal, caller: Caller) -> BaseSchema:
     return schema
 
 
+def _valid_range(body: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A recent two-day range; for a disclosure also the tenant, reason and authority."""
+    # Analyses end in the past; a disclosure's range must include events stored just now.
+    end = now + timedelta(minutes=1) if "reason" in body else now - timedelta(minutes=1)
+    valid: dict[str, Any] = {
+        "starts_at": (now - timedelta(days=2)).isoformat(),
+        "ends_at": end.isoformat(),
+    }
+    if "reason" in body:
+        valid |= {"reason": REASON, "tenant_id": A, "authority": "Kita Police Station"}
+        valid["filters"] = {}
+    return valid
+
+
 def _should_succeed(caller: str, labels: set[str]) -> set[str]:
     """Operations that must answer 2xx at least once to this caller while being fuzzed."""
     if caller == "anonymous":
         return set()
-    if caller == "officer_browser":
-        return labels - TOKEN_ONLY
-    expected = labels - SESSION_ONLY
-    if Permission.INGEST_EVENTS not in PERMISSIONS[TOKEN_ROLES[caller]]:
+    role = TOKEN_ROLES.get(caller, Role.SECURITY_OFFICER)
+    expected = labels - TOKEN_ONLY if caller == "officer_browser" else labels - SESSION_ONLY
+    if caller != "officer_browser" and Permission.INGEST_EVENTS not in PERMISSIONS[role]:
         expected -= TOKEN_ONLY
+    if Permission.REQUEST_ANALYSIS not in PERMISSIONS[role]:
+        expected -= {label for label in labels if "/analyses" in label}
     return expected
 
 

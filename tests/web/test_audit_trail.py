@@ -6,8 +6,9 @@ import re
 
 from mamori.core.audit import AuditRecord
 from mamori.core.db import Database
+from mamori.core.settings import Settings
 from mamori.tenants.permissions import Role
-from mamori.tenants.service.audit import DatabaseAuditTrail
+from tests.support import audit
 from tests.support.identities import Identities
 from tests.support.portal import Portal
 
@@ -15,22 +16,13 @@ ROW_ACTION = re.compile(r"<td><code>([^<]+)</code></td><td>[^<]* (\d+|[\w-]+)</t
 NEXT = re.compile(r'<tr class="more"><td colspan="6"><a href="([^"]+)"')
 
 
-def _fill(database: Database, count: int, tenant: str, action: str) -> None:
-    """`count` entries numbered 0.. in `target_id`, oldest first, a second apart."""
-    trail = DatabaseAuditTrail()
-    with database.session() as session:
-        for number in range(count):
-            trail.record(
-                session,
-                AuditRecord(
-                    action=action,
-                    target_type="thing",
-                    target_id=str(number),
-                    tenant_id=tenant,
-                    actor_id=None,
-                    actor_label="system",
-                ),
-            )
+def _fill(database: Database, settings: Settings, count: int, tenant: str, action: str) -> None:
+    """`count` entries numbered 0.. in `target_id`, oldest first."""
+    audit.record_all(
+        database,
+        settings,
+        (AuditRecord(action, "thing", str(n), tenant, None, "system") for n in range(count)),
+    )
 
 
 def _numbers(html: str, action: str) -> list[int]:
@@ -38,9 +30,9 @@ def _numbers(html: str, action: str) -> list[int]:
 
 
 def test_officer_pages_through_the_whole_trail_without_gaps(
-    portal: Portal, people: Identities, demo_database: Database
+    portal: Portal, people: Identities, demo_database: Database, settings: Settings
 ) -> None:
-    _fill(demo_database, 250, "midori-city-boe", "test.paged")
+    _fill(demo_database, settings, 250, "midori-city-boe", "test.paged")
     people.user("officer@provider.example.jp", Role.SECURITY_OFFICER)
     seen: list[int] = []
     with portal.client() as client:
@@ -66,10 +58,10 @@ def test_officer_pages_through_the_whole_trail_without_gaps(
 
 
 def test_filters_and_tenant_admins_see_only_their_tenant(
-    portal: Portal, people: Identities, demo_database: Database
+    portal: Portal, people: Identities, demo_database: Database, settings: Settings
 ) -> None:
-    _fill(demo_database, 3, "midori-city-boe", "test.midori")
-    _fill(demo_database, 3, "sakura-town-boe", "test.sakura")
+    _fill(demo_database, settings, 3, "midori-city-boe", "test.midori")
+    _fill(demo_database, settings, 3, "sakura-town-boe", "test.sakura")
     people.user("admin@midori.example.jp", Role.TENANT_ADMIN, "midori-city-boe")
     people.user("auditor@provider.example.jp", Role.AUDITOR)
     with portal.client() as client:

@@ -27,7 +27,6 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from playwright.sync_api import Browser, Page, expect
-from sqlalchemy import func, select
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mamori.commitments.registry import CheckRegistry
@@ -39,12 +38,11 @@ from mamori.core.mail.base import Notifier
 from mamori.core.mail.memory import MemoryNotifier
 from mamori.core.mail.smtp import SmtpNotifier
 from mamori.core.settings import Settings
-from mamori.tenants.models import AuditEvent
 from mamori.tenants.permissions import Role
 from mamori.tenants.service import grants
-from mamori.tenants.service.audit import DatabaseAuditTrail
 from mamori.tenants.service.context import TOTP_KEY_PURPOSE
 from mamori.web.app import create_app
+from tests.support import audit
 from tests.support.browser import (  # noqa: F401  (fixtures register by import)
     browser_fixture,
     browser_locale_fixture,
@@ -441,21 +439,17 @@ def test_audit_trail_loads_older_entries_in_place_and_filters_with_htmx(
 ) -> None:
     admin_a = "admin-a@midori.example.jp"
     identities.user(admin_a, Role.TENANT_ADMIN, A)
-    trail = DatabaseAuditTrail()
-    with evaluated.session() as session:
-        for number in range(150):
-            trail.record(
-                session,
-                AuditRecord("test.browse", "thing", str(number), A, None, "system"),
-            )
+    audit.record_all(
+        evaluated,
+        settings,
+        (AuditRecord("test.browse", "thing", str(n), A, None, "system") for n in range(150)),
+    )
     with serve_portal(settings, evaluated, registry, MemoryNotifier()) as base_url:
         console = watch_console(page)
         sign_in_ja(page, base_url, admin_a)
-        with evaluated.session() as session:  # the sign-in itself is on the trail too
-            everything_of_a = session.scalar(
-                select(func.count()).select_from(AuditEvent).where(AuditEvent.tenant_id == A)
-            )
-        assert everything_of_a is not None and 150 < everything_of_a < 200
+        # The sign-in itself is on the trail too.
+        everything_of_a = len(audit.entries(evaluated, settings, tenant_id=A))
+        assert 150 < everything_of_a < 200
         page.goto(f"{base_url}/audit")
         rows = page.locator("#audit-rows tr:not(.more)")
         expect(rows).to_have_count(100)

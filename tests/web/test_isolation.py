@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from fastapi import Request
 from sqlalchemy import select
 
 from mamori.core.scope import TenantScope
+from mamori.ledger import disclosure
+from mamori.ledger.analysis import request_analysis
 from mamori.tenants.models import AccessGrant, ApiToken, User
 from mamori.tenants.models import Tenant as TenantRow
 from mamori.tenants.permissions import Role
 from mamori.tenants.service import grants, tokens
 from mamori.web.auth import authenticate, web_context
+from tests.ledger.conftest import sample_event
 from tests.support.identities import Identities
 from tests.support.isolation import Tenant, routes, walk
 from tests.support.portal import Portal
@@ -26,9 +31,24 @@ def victim(portal: Portal, people: Identities) -> Tenant:
     member = people.user("member-a@midori.example.jp", Role.TENANT_MEMBER, A)
     operator = people.user("op@provider.example.jp", Role.OPERATOR)
     officer = people.user("so@provider.example.jp", Role.SECURITY_OFFICER)
+    ledger = portal.app.state.mamori.ledger
+    ledger.append([sample_event(n, A) for n in range(5)])
     with people.work() as services:
         token = tokens.create_token(
             services, admin, name="a-secret-token-name", scopes=["tenants:read"], days=5
+        )
+        now = services.now()
+        analysis = request_analysis(
+            services.session, admin, now - timedelta(days=1), now - timedelta(minutes=1), now
+        )
+        disclosure_row = disclosure.request(
+            services,
+            admin,
+            A,
+            now - timedelta(days=300),
+            now + timedelta(minutes=1),
+            {},
+            "A-only disclosure reason",
         )
         grant = grants.request_grant(
             services, operator, tenant_id=A, reason="A-only reason for access", minutes=60
@@ -44,6 +64,8 @@ def victim(portal: Portal, people: Identities) -> Tenant:
             "user_id": member.user_id,
             "grant_id": grant.id,
             "token_id": token.row.id,
+            "analysis_id": analysis.id,
+            "disclosure_id": disclosure_row.id,
         },
         markers=[
             tenant_name,
@@ -51,6 +73,7 @@ def victim(portal: Portal, people: Identities) -> Tenant:
             "member-a@midori.example.jp",
             "a-secret-token-name",
             "A-only reason for access",
+            "A-only disclosure reason",
             token.row.id,
         ],
     )

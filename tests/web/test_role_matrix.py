@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,14 +20,20 @@ from sqlalchemy import func, select
 
 from mamori.core.db import Database
 from mamori.core.scope import Principal
-from mamori.tenants.models import AccessGrant, ApiToken, AuditEvent, Tenant, User
+from mamori.core.settings import Settings
+from mamori.ledger import disclosure
+from mamori.ledger.models import LedgerAnalysis, LedgerChunk, LedgerDisclosure
+from mamori.tenants.models import AccessGrant, ApiToken, Tenant, User
 from mamori.tenants.permissions import CUSTOMER_ROLES, PERMISSIONS, Permission, Role
 from mamori.tenants.service import grants, tokens
+from tests.ledger.conftest import sample_event
+from tests.support import audit
 from tests.support.identities import Identities
 from tests.support.isolation import routes
 from tests.support.portal import Portal, csrf_of
 
 A = "midori-city-boe"
+JST = ZoneInfo("Asia/Tokyo")
 P = Permission
 
 
@@ -39,6 +47,8 @@ class World:
     active_grant: str  # approved, for tenant A
     own_token: str | None  # the caller's token, when its role may hold one
     foreign_token: str  # another user's token
+    disclosure: str  # tenant A's request for evidence, waiting for review
+    now: datetime
 
 
 @dataclass(frozen=True)
@@ -70,6 +80,15 @@ def _invitee(world: World) -> dict[str, Any]:
 
 def _own_token(world: World) -> str:
     return world.own_token or world.foreign_token
+
+
+def _day(world: World, offset: int) -> str:
+    return (world.now + timedelta(days=offset)).astimezone(JST).date().isoformat()
+
+
+def _span(world: World) -> dict[str, Any]:
+    start = world.now - timedelta(days=2)
+    return {"starts_at": start.isoformat(), "ends_at": world.now.isoformat()}
 
 
 NOTHING: Callable[[World], dict[str, Any]] = lambda world: {}  # noqa: E731
@@ -126,7 +145,42 @@ CASES: dict[tuple[str, str], Case] = {
     ("DELETE", "/api/v1/tokens/{token_id}"): Case(
         lambda w: f"/api/v1/tokens/{_own_token(w)}", NOTHING, _any(P.MANAGE_API_TOKENS)
     ),
+    ("POST", "/analyses"): Case(
+        lambda w: "/analyses",
+        lambda w: {"starts_on": _day(w, -2), "ends_on": _day(w, -1)},
+        _any(P.REQUEST_ANALYSIS),
+    ),
+    ("POST", "/api/v1/analyses"): Case(
+        lambda w: "/api/v1/analyses", _span, _any(P.REQUEST_ANALYSIS)
+    ),
+    ("POST", "/disclosures"): Case(
+        lambda w: "/disclosures",
+        lambda w: {
+            "starts_on": _day(w, -2),
+            "ends_on": _day(w, 0),
+            "reason": "Matrix test: evidence for a police inquiry",
+            "tenant_id": A,
+            "authority": "Kita Police Station",
+        },
+        _any(P.REQUEST_DISCLOSURE),
+    ),
+    ("POST", "/disclosures/{disclosure_id}/{action}"): Case(
+        lambda w: f"/disclosures/{w.disclosure}/review",
+        lambda w: {"redact": "subject", "note": "matrix"},
+        _any(P.REVIEW_DISCLOSURE),
+    ),
+    ("POST", "/api/v1/disclosures"): Case(
+        lambda w: "/api/v1/disclosures",
+        lambda w: {
+            **_span(w),
+            "reason": "Matrix test: evidence for a police inquiry",
+            "tenant_id": A,
+            "authority": "Kita Police Station",
+        },
+        _any(P.REQUEST_DISCLOSURE),
+    ),
 }
+
 
 # The other grant decisions, each with who may take it.
 GRANT_DECISIONS: dict[str, tuple[Callable[[World], str], Callable[[Role, World], bool]]] = {
@@ -143,7 +197,7 @@ def test_every_state_changing_route_is_declared(portal: Portal) -> None:
     assert CASES.keys() <= changing, "a declared route no longer exists"
 
 
-def _world(people: Identities, role: Role) -> World:
+def _world(portal: Portal, people: Identities, role: Role) -> World:
     tenant = A if role in CUSTOMER_ROLES else None
     caller = people.user(f"caller-{role}@example.jp", role, tenant)
     member = people.user("member@midori.example.jp", Role.TENANT_MEMBER, A)
@@ -162,9 +216,21 @@ def _world(people: Identities, role: Role) -> World:
         if PERMISSIONS[role] & {P.MANAGE_API_TOKENS}:
             own = tokens.create_token(services, caller, name="own", scopes=["tenants:read"], days=5)
         services.session.get(Tenant, A).require_tenant_approval = True  # type: ignore[union-attr]
+    portal.app.state.mamori.ledger.append([sample_event(n, A) for n in range(5)])
+    tenant_admin = people.user("evidence@midori.example.jp", Role.TENANT_ADMIN, A)
     with people.work() as services:
         pending = grants.request_grant(
             services, requester, tenant_id=A, reason="pending one", minutes=60
+        )
+        now = services.now()
+        asked = disclosure.request(
+            services,
+            tenant_admin,
+            A,
+            now - timedelta(days=1),
+            now + timedelta(minutes=1),
+            {},
+            "Our auditors asked for sign-ins",
         )
     return World(
         caller=caller,
@@ -173,11 +239,14 @@ def _world(people: Identities, role: Role) -> World:
         active_grant=active.id,
         own_token=own.row.id if own else None,
         foreign_token=foreign.row.id,
+        disclosure=asked.id,
+        now=now,
     )
 
 
-def _state(database: Database) -> tuple[object, ...]:
+def _state(database: Database, settings: Settings) -> tuple[object, ...]:
     """Everything the routes can change, apart from the trail of sign-ins."""
+    sign_ins = len(audit.entries(database, settings, action_prefix="auth."))
     with database.session() as session:
         return (
             session.scalar(select(func.count()).select_from(User)),
@@ -185,11 +254,17 @@ def _state(database: Database) -> tuple[object, ...]:
             tuple(session.execute(select(ApiToken.id, ApiToken.revoked_at)).all()),
             tuple(session.execute(select(Tenant.id, Tenant.require_tenant_approval)).all()),
             tuple(session.execute(select(User.id, User.locked_until)).all()),
-            session.scalar(
-                select(func.count())
-                .select_from(AuditEvent)
-                .where(~AuditEvent.action.like("auth.%"))
-            ),
+            tuple(session.execute(select(LedgerDisclosure.id, LedgerDisclosure.state)).all()),
+            session.scalar(select(func.count()).select_from(LedgerAnalysis)),
+            (
+                session.scalar(
+                    select(func.count())
+                    .select_from(LedgerChunk)
+                    .where(LedgerChunk.event_class == "audit")
+                )
+                or 0
+            )
+            - sign_ins,
         )
 
 
@@ -217,16 +292,16 @@ def _attempts(world: World) -> list[tuple[str, str, dict[str, Any], bool]]:
 
 @pytest.mark.parametrize("role", list(Role))
 def test_refused_roles_change_nothing_and_allowed_roles_are_not_refused(
-    portal: Portal, people: Identities, demo_database: Database, role: Role
+    portal: Portal, people: Identities, demo_database: Database, settings: Settings, role: Role
 ) -> None:
-    world = _world(people, role)
+    world = _world(portal, people, role)
     wrong: list[str] = []
     with portal.client() as client:
         portal.sign_in(client, f"caller-{role}@example.jp")
         for method, path, body, allowed in _attempts(world):
-            before = _state(demo_database)
+            before = _state(demo_database, settings)
             status, text = _send(client, method, path, body)
-            changed = _state(demo_database) != before
+            changed = _state(demo_database, settings) != before
             if allowed and status in (401, 403, 404, 422):
                 wrong.append(f"{method} {path}: refused {status} though allowed: {text}")
             if not allowed and (status not in (401, 403, 404) or changed):

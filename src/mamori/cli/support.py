@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from mamori.commitments.registry import CheckRegistry, load_all_checks
+from mamori.core.audit import AuditTrail
 from mamori.core.db import Database
 from mamori.core.errors import MamoriError
 from mamori.core.i18n import N_, Lang, translate
@@ -57,6 +58,14 @@ def handles_errors(function: Callable[P, R]) -> Callable[P, R]:
             raise fail_with(error) from error
 
     return wrapper
+
+
+def audit_trail(settings: Settings) -> AuditTrail:
+    """The audit trail commands record into: the ledger, signed with this install's key."""
+    from mamori.ledger.audit import LedgerAuditTrail
+    from mamori.ledger.store import LedgerWriter, log_signer
+
+    return LedgerAuditTrail(LedgerWriter(log_signer(settings)))
 
 
 @contextmanager

@@ -1,19 +1,20 @@
 """The audit trail interface: every administrative action is recorded through it.
 
-Today a database table stores the events (mamori.tenants); the ledger issue swaps in
-a tamper-evident implementation behind this same interface.
+The implementation is the ledger (mamori.ledger.audit): each record is an event of the
+audit class in its tenant's chunk of the tamper-evident log.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from mamori.core.scope import Principal
+from mamori.core.scope import Principal, TenantScope
 
 
 @dataclass(frozen=True)
@@ -70,9 +71,30 @@ class AuditQuery:
             raise ValueError(f"limit must be between 1 and {AUDIT_PAGE_LIMIT}")
 
 
+@dataclass(frozen=True)
+class AuditEntry:
+    """An audit record as read back: `id` orders entries (newest has the largest)."""
+
+    id: int
+    at: datetime
+    action: str
+    target_type: str
+    target_id: str
+    tenant_id: str | None
+    actor_label: str
+    address: str
+    details: Mapping[str, Any]
+
+
 class AuditTrail(ABC):
-    """Where audit records go; written in the caller's transaction."""
+    """Where audit records go (written in the caller's transaction) and are read back."""
 
     @abstractmethod
     def record(self, session: Session, record: AuditRecord) -> None:
         """Store `record` as part of `session`'s transaction."""
+
+    @abstractmethod
+    def read(
+        self, session: Session, scope: TenantScope, include_provider: bool, query: AuditQuery
+    ) -> Sequence[AuditEntry]:
+        """Entries in `scope` (and the provider's own, if asked) matching `query`, newest first."""

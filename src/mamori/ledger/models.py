@@ -11,8 +11,19 @@ its events and its secret but keeps the chunk row, whose hash is a leaf of the l
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mamori.core.db import Base
@@ -118,3 +129,97 @@ class LegalHold(Base):
     created_by: Mapped[str] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class LedgerSource(Base):
+    """When a (tenant, service) last sent events: for the 'stopped sending' rule and check."""
+
+    __tablename__ = "ledger_sources"
+
+    key: Mapped[str] = mapped_column(String(140), primary_key=True)  # "<tenant or ->|<service>"
+    tenant_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    service_id: Mapped[str] = mapped_column(String(64))
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    silent_alerted_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+
+
+class LedgerAlert(Base):
+    """An alert raised by a detection rule."""
+
+    __tablename__ = "ledger_alerts"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    rule_id: Mapped[str] = mapped_column(String(64), index=True)
+    severity: Mapped[str] = mapped_column(String(16))
+    tenant_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    service_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    group_key: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    first_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    count: Mapped[int] = mapped_column(Integer)
+    seqs: Mapped[list[int]] = mapped_column(JSON, default=list)
+    title: Mapped[dict[str, str]] = mapped_column(JSON)  # ja/en
+    summary: Mapped[dict[str, str]] = mapped_column(JSON)  # ja/en
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    closed_by: Mapped[str | None] = mapped_column(String(254), nullable=True)
+
+
+class LedgerCursor(Base):
+    """How far a background reader (detection) has read the ledger."""
+
+    __tablename__ = "ledger_cursors"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    next_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class LedgerAnalysis(Base):
+    """A customer's request for an analysis of its events over a time range, and its result."""
+
+    __tablename__ = "ledger_analyses"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64), index=True)
+    requested_by: Mapped[str] = mapped_column(String(254))
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16), default="requested")
+    checkpoint_size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    checkpoint_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class LedgerDisclosure(Base):
+    """A request for evidence (commitment 20), from review to a one-time download."""
+
+    __tablename__ = "ledger_disclosures"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64), index=True)
+    requester_id: Mapped[str] = mapped_column(String(36))
+    requester_label: Mapped[str] = mapped_column(String(254))
+    authority: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    reason: Mapped[str] = mapped_column(String(1000))
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    filters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    review_due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reviewer_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    redactions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    approver_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    package: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    package_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    downloaded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str] = mapped_column(String(1000), default="")

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection
 
 from mamori.core.clock import utcnow
-from mamori.core.db import Database
+from mamori.core.db import READ_ONLY, Database
 from mamori.core.settings import Settings
 from mamori.ledger.notes import NoteSigner
 from mamori.ledger.records import Attributed
@@ -56,5 +56,7 @@ class LedgerService:
         with self.database.engine.connect() as connection:
             if connection.dialect.name == "postgresql":
                 connection = connection.execution_options(isolation_level="REPEATABLE READ")
+            else:
+                connection = connection.execution_options(**READ_ONLY)
             with connection.begin():
                 return Verifier(self.vkey, progress).run(connection)

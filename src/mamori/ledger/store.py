@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
@@ -32,6 +32,14 @@ from mamori.ledger.records import (
     head_text,
     timestamp,
 )
+
+
+def aware_utc(moment: datetime) -> datetime:
+    """`moment` in UTC; a naive time is refused rather than guessed."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError("the ledger needs timezone-aware times")
+    return moment.astimezone(UTC)
+
 
 SIGNING_KEY_PURPOSE = "mamori-ledger-log-signing-v1"
 DEDUP_QUERY_SLICE = 500
@@ -132,7 +140,8 @@ class LedgerWriter:
         fresh = _fresh(connection, encoded)
         if not fresh:
             return AppendResult(0, len(items), head.tree_size, None, None)
-        now = self.clock()
+        # Stored in UTC whatever zone the clock answers in (SQLite keeps wall-clock fields).
+        now = aware_utc(self.clock())
         first_seq = head.next_seq
         chunk_rows: list[dict[str, Any]] = []
         event_rows: list[tuple[Any, ...]] = []

@@ -269,7 +269,7 @@ def audit(
         principal = authenticate(request, services)
         if principal.token_scopes is not None and "audit:read" not in principal.token_scopes:
             require(principal, Permission.VIEW_AUDIT_ALL, "audit:read")
-        events = audit_events(services.session, principal, query)
+        events = audit_events(services, principal, query)
         return [AuditEventOut.model_validate(e) for e in events]
 
 

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from mamori.cli.support import console, handles_errors, lang, opened, say
+from mamori.cli.support import audit_trail, console, handles_errors, lang, opened, say
 from mamori.core.i18n import N_, Lang, translate
 from mamori.core.mail.factory import notifier_from_settings
 from mamori.core.scope import Principal, TenantScope
@@ -44,7 +44,9 @@ def invite(
 ) -> None:
     """Create an account and print (and mail) its one-time sign-up link."""
     with opened() as (settings, database, _registry), database.session() as session:
-        services = services_for(session, settings, notifier_from_settings(settings))
+        services = services_for(
+            session, settings, notifier_from_settings(settings), audit_trail(settings)
+        )
         acting = CLI_PRINCIPAL
         if role not in STAFF_ROLES:
             # Customer accounts are invited as that tenant's administrator would be.
@@ -114,7 +116,9 @@ def invite_demo_accounts(session: Session, settings: Settings) -> list[tuple[str
     """Invite the demo accounts that do not exist yet; (email, sign-up link) for each."""
     from mamori.tenants.identity_repository import IdentityRepository
 
-    services = services_for(session, settings, notifier_from_settings(settings))
+    services = services_for(
+        session, settings, notifier_from_settings(settings), audit_trail(settings)
+    )
     links = []
     for email, role, tenant in DEMO_ACCOUNTS:
         if IdentityRepository(session).user_by_email(email) is not None:

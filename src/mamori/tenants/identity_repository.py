@@ -8,15 +8,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mamori.core.audit import AuditQuery
 from mamori.core.scope import TenantScope
 from mamori.tenants.models import (
     AccessGrant,
     ApiToken,
-    AuditEvent,
     EmailToken,
     GrantAccess,
     Tenant,
@@ -132,30 +130,3 @@ class IdentityRepository:
         return self.session.scalars(statement).all()
 
     # audit
-
-    def audit_events(
-        self, scope: TenantScope, *, include_provider_events: bool, query: AuditQuery
-    ) -> Sequence[AuditEvent]:
-        """Audit events in `scope` matching `query`, newest first, one page of them."""
-        statement = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
-        if scope.tenant_ids is not None:
-            visible: ColumnElement[bool] = AuditEvent.tenant_id.in_(sorted(scope.tenant_ids))
-            if include_provider_events:
-                visible = or_(visible, AuditEvent.tenant_id.is_(None))
-            statement = statement.where(visible)
-        if query.action:
-            statement = statement.where(AuditEvent.action.startswith(query.action, autoescape=True))
-        if query.tenant_id:
-            statement = statement.where(AuditEvent.tenant_id == query.tenant_id)
-        if query.before is not None:
-            # Keyset paging on (at, id): stable while new entries arrive at the top.
-            anchor = self.session.get(AuditEvent, query.before)
-            if anchor is None:
-                return []
-            statement = statement.where(
-                or_(
-                    AuditEvent.at < anchor.at,
-                    and_(AuditEvent.at == anchor.at, AuditEvent.id < anchor.id),
-                )
-            )
-        return self.session.scalars(statement.limit(query.limit)).all()

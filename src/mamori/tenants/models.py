@@ -224,20 +224,3 @@ class GrantAccess(Base):
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     resource: Mapped[str] = mapped_column(String(255))
-
-
-class AuditEvent(Base):
-    """An administrative action: who did what to which target, when and from where."""
-
-    __tablename__ = "audit_events"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
-    actor_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
-    actor_label: Mapped[str] = mapped_column(String(254))
-    action: Mapped[str] = mapped_column(String(64))
-    target_type: Mapped[str] = mapped_column(String(32))
-    target_id: Mapped[str] = mapped_column(String(64))
-    tenant_id: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
-    address: Mapped[str] = mapped_column(String(64), default="")
-    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -58,6 +58,13 @@ class Permission(StrEnum):
     COSIGN_CHECKPOINTS = "cosign_checkpoints"
     MANAGE_LEGAL_HOLDS = "manage_legal_holds"
     VERIFY_LEDGER = "verify_ledger"
+    REQUEST_ANALYSIS = "request_analysis"
+    REQUEST_DISCLOSURE = "request_disclosure"
+    REVIEW_DISCLOSURE = "review_disclosure"
+    APPROVE_DISCLOSURE = "approve_disclosure"
+    VIEW_ALERTS_ALL = "view_alerts_all"
+    VIEW_ALERTS_TENANT = "view_alerts_tenant"
+    MANAGE_ALERTS = "manage_alerts"
 
 
 P = Permission
@@ -78,6 +85,8 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.VIEW_CHECKPOINTS,
             P.MANAGE_LEGAL_HOLDS,
             P.VERIFY_LEDGER,
+            P.APPROVE_DISCLOSURE,
+            P.VIEW_ALERTS_ALL,
         }
     ),
     Role.SECURITY_OFFICER: frozenset(
@@ -94,6 +103,11 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.VIEW_CHECKPOINTS,
             P.MANAGE_LEGAL_HOLDS,
             P.VERIFY_LEDGER,
+            P.REQUEST_DISCLOSURE,
+            P.REVIEW_DISCLOSURE,
+            P.APPROVE_DISCLOSURE,
+            P.VIEW_ALERTS_ALL,
+            P.MANAGE_ALERTS,
         }
     ),
     Role.OPERATOR: frozenset(
@@ -105,6 +119,8 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.MANAGE_API_TOKENS,
             P.INGEST_EVENTS,
             P.VIEW_CHECKPOINTS,
+            P.VIEW_ALERTS_ALL,
+            P.MANAGE_ALERTS,
         }
     ),
     # Auditors read everything except customer data: they never request grants.
@@ -118,6 +134,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.VIEW_LOCKOUTS,
             P.VIEW_CHECKPOINTS,
             P.VERIFY_LEDGER,
+            P.VIEW_ALERTS_ALL,
         }
     ),
     Role.TENANT_ADMIN: frozenset(
@@ -134,6 +151,9 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.INGEST_EVENTS,
             P.VIEW_CHECKPOINTS,
             P.COSIGN_CHECKPOINTS,
+            P.REQUEST_ANALYSIS,
+            P.REQUEST_DISCLOSURE,
+            P.VIEW_ALERTS_TENANT,
         }
     ),
     Role.TENANT_MEMBER: frozenset(

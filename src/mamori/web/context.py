@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 
@@ -18,9 +18,9 @@ from mamori.core.db import Database
 from mamori.core.mail.base import Notifier
 from mamori.core.ratelimit import SlidingWindowLimiter
 from mamori.core.settings import Settings
+from mamori.ledger.audit import LedgerAuditTrail
 from mamori.ledger.ingest import CachedAttribution, IngestService, attribution_from_database
 from mamori.ledger.service import LedgerService
-from mamori.tenants.service.audit import DatabaseAuditTrail
 from mamori.tenants.service.context import TOTP_KEY_PURPOSE, Services
 
 LOGIN_WINDOW_SECONDS = 300
@@ -35,7 +35,6 @@ class WebContext:
     registry: CheckRegistry
     notifier: Notifier
     clock: Callable[[], datetime] = utcnow
-    audit_trail: AuditTrail = field(default_factory=DatabaseAuditTrail)
     _master: bytes = b""
 
     def __post_init__(self) -> None:
@@ -46,8 +45,8 @@ class WebContext:
         self.login_limiter = SlidingWindowLimiter(
             self.settings.login_rate_per_address, LOGIN_WINDOW_SECONDS
         )
-        if isinstance(self.audit_trail, DatabaseAuditTrail):
-            self.audit_trail.clock = self.clock
+        # mamori's own audit trail is kept in the ledger, on this app's clock.
+        self.audit_trail: AuditTrail = LedgerAuditTrail(self.ledger.writer, self.clock)
 
     @cached_property
     def ledger(self) -> LedgerService:

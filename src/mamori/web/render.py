@@ -28,6 +28,10 @@ NAVIGATION: tuple[tuple[str, str, str], ...] = (
     ("/transparency", N_("Provider access"), Permission.VIEW_TRANSPARENCY),
     ("/audit", N_("Audit trail"), Permission.VIEW_AUDIT_TENANT),
     ("/audit", N_("Audit trail"), Permission.VIEW_AUDIT_ALL),
+    ("/analyses", N_("Log analyses"), Permission.REQUEST_ANALYSIS),
+    ("/disclosures", N_("Evidence requests"), Permission.REQUEST_DISCLOSURE),
+    ("/disclosures", N_("Evidence requests"), Permission.REVIEW_DISCLOSURE),
+    ("/disclosures", N_("Evidence requests"), Permission.APPROVE_DISCLOSURE),
     ("/tokens", N_("API tokens"), Permission.MANAGE_API_TOKENS),
 )
 

@@ -42,17 +42,18 @@ class Services:
         self.audit_trail.record(self.session, record)
 
 
-def services_for(session: Session, settings: Settings, notifier: Notifier) -> Services:
-    """Services for command-line work: real clock, database audit trail, keys from settings."""
+def services_for(
+    session: Session, settings: Settings, notifier: Notifier, audit_trail: AuditTrail
+) -> Services:
+    """Services for command-line work: real clock, the given audit trail, keys from settings."""
     from mamori.core.clock import utcnow
     from mamori.core.crypto import derive_key, load_secret_key
-    from mamori.tenants.service.audit import DatabaseAuditTrail
 
     return Services(
         session=session,
         settings=settings,
         clock=utcnow,
-        audit_trail=DatabaseAuditTrail(),
+        audit_trail=audit_trail,
         notifier=notifier,
         box=SecretBox(derive_key(load_secret_key(settings), TOTP_KEY_PURPOSE)),
     )

@@ -290,7 +290,7 @@ def audit_page(
     query = AuditQuery(action=action, tenant_id=tenant, before=before, limit=AUDIT_PAGE + 1)
     with web_context(request).services() as services:
         principal = authenticate(request, services)
-        events = list(audit_events(services.session, principal, query))
+        events = list(audit_events(services, principal, query))
     more = len(events) > AUDIT_PAGE
     events = events[:AUDIT_PAGE]
     context: dict[str, Any] = {

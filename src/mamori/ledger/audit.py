@@ -1,0 +1,124 @@
+"""mamori's own audit trail, kept in the ledger as events of the audit class.
+
+Each administrative action is appended in the caller's transaction, so the action and
+its record commit together or not at all, and the record is tamper-evident like any
+other event. Reading back scans the audit chunks in scope, newest first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy.orm import Session
+
+from mamori.core.audit import AuditEntry, AuditQuery, AuditRecord, AuditTrail
+from mamori.core.clock import utcnow
+from mamori.core.scope import TenantScope
+from mamori.ledger.events import IncomingEvent, Outcome, Severity
+from mamori.ledger.models import LedgerChunk, LedgerEvent
+from mamori.ledger.reading import decode
+from mamori.ledger.records import Attributed, EventClass
+from mamori.ledger.store import LedgerWriter
+
+READ_BATCH = 200
+
+
+def audit_event(record: AuditRecord, at: datetime) -> Attributed:
+    """The ledger event that records `record`."""
+    # Who and from where go in the subject only, so a disclosure can withhold them.
+    original = {
+        "action": record.action,
+        "actor_id": record.actor_id,
+        "at": at.isoformat(),
+        "details": dict(record.details),
+        "target_id": record.target_id,
+        "target_type": record.target_type,
+        "tenant_id": record.tenant_id,
+    }
+    event = IncomingEvent(
+        original=original,
+        occurred_at=at,
+        severity=Severity.NOTICE,
+        actor=record.actor_label,
+        action=record.action,
+        source_address=record.address,
+        outcome=Outcome.SUCCESS,
+        message=f"{record.action} {record.target_type} {record.target_id}",
+        labels={"target_type": record.target_type, "actor_id": record.actor_id or ""},
+    )
+    return Attributed(event, record.tenant_id, None, EventClass.AUDIT)
+
+
+class LedgerAuditTrail(AuditTrail):
+    """The audit trail in the ledger."""
+
+    def __init__(self, writer: LedgerWriter, clock: Callable[[], datetime] = utcnow) -> None:
+        self.writer = writer
+        self.clock = clock
+
+    def record(self, session: Session, record: AuditRecord) -> None:
+        """Append `record` in `session`'s transaction."""
+        self.writer.append(session.connection(), [audit_event(record, self.clock())])
+
+    def read(
+        self, session: Session, scope: TenantScope, include_provider: bool, query: AuditQuery
+    ) -> Sequence[AuditEntry]:
+        """Entries in scope matching `query`, newest first, at most `query.limit`."""
+        found: list[AuditEntry] = []
+        for entry in self._newest_first(session, scope, include_provider, query.before):
+            if query.action and not entry.action.startswith(query.action):
+                continue
+            if query.tenant_id and entry.tenant_id != query.tenant_id:
+                continue
+            found.append(entry)
+            if len(found) == query.limit:
+                break
+        return found
+
+    def _newest_first(
+        self, session: Session, scope: TenantScope, include_provider: bool, before: int | None
+    ) -> Iterator[AuditEntry]:
+        statement = (
+            select(
+                LedgerEvent.seq,
+                LedgerEvent.chunk_index,
+                LedgerEvent.head,
+                LedgerEvent.subject,
+                LedgerEvent.content,
+            )
+            .join(LedgerChunk, LedgerChunk.index == LedgerEvent.chunk_index)
+            .where(LedgerChunk.event_class == EventClass.AUDIT.value)
+            .where(LedgerChunk.purged_at.is_(None))
+            .order_by(LedgerEvent.seq.desc())
+        )
+        if scope.tenant_ids is not None:
+            visible: ColumnElement[bool] = LedgerChunk.tenant_id.in_(sorted(scope.tenant_ids))
+            if include_provider:
+                visible = or_(visible, LedgerChunk.tenant_id.is_(None))
+            statement = statement.where(visible)
+        while True:
+            page = statement if before is None else statement.where(LedgerEvent.seq < before)
+            rows = session.execute(page.limit(READ_BATCH)).all()
+            for seq, chunk_index, head, subject, content in rows:
+                yield _entry(seq, chunk_index, head, subject, content)
+            if len(rows) < READ_BATCH:
+                return
+            before = rows[-1][0]
+
+
+def _entry(seq: int, chunk_index: int, head: str, subject: str, content: str) -> AuditEntry:
+    decoded = decode(chunk_index, head, subject, content)
+    original = decoded.original
+    return AuditEntry(
+        id=seq,
+        at=decoded.received_at,
+        action=decoded.action,
+        target_type=str(original.get("target_type", "")),
+        target_id=str(original.get("target_id", "")),
+        tenant_id=decoded.tenant_id,
+        actor_label=decoded.actor,
+        address=decoded.source_address,
+        details=dict(original.get("details") or {}),
+    )

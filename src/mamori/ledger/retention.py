@@ -1,0 +1,217 @@
+"""Retention: keep every event exactly as long as the whitepaper promises, then erase it.
+
+The period comes from the commitment catalog: the `log_retention_months` parameter (12
+in the demo), with `retention_months_by_class` overriding it per event class. An event
+expires `months` calendar months after it was received, compared in UTC; when that day
+does not exist (31 January + 1 month) the expiry moves on to the start of the next
+month, never back. A chunk is purged only when every event in it has expired and no
+active legal hold covers it. Purging deletes the events and the chunk's secret (so the
+salts are gone too) and keeps the chunk row, its hash and every checkpoint: the log
+and proofs issued earlier still verify. Each run is itself recorded in the ledger.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Connection, delete, select, update
+from sqlalchemy.orm import Session
+
+from mamori.commitments.registry import CheckRegistry
+from mamori.commitments.service import CommitmentsService
+from mamori.core.errors import ConflictError, InputError, NotFoundError
+from mamori.core.i18n import N_
+from mamori.ledger.events import IncomingEvent, Outcome, Severity
+from mamori.ledger.models import LedgerChunk, LedgerEvent, LegalHold
+from mamori.ledger.records import Attributed, EventClass
+from mamori.ledger.store import LedgerWriter, aware_utc
+
+MONTHS_PARAMETER = "log_retention_months"
+BY_CLASS_PARAMETER = "retention_months_by_class"
+DEFAULT_MONTHS = 12
+PURGE_BATCH_CHUNKS = 500
+
+
+def add_months(moment: datetime, months: int) -> datetime:
+    """`moment` (UTC) plus calendar months; a missing day rolls forward to the next month."""
+    moment = aware_utc(moment)
+    total = moment.year * 12 + (moment.month - 1) + months
+    year, month = divmod(total, 12)
+    try:
+        return moment.replace(year=year, month=month + 1)
+    except ValueError:  # no such day in that month: the first instant of the next month
+        year, month = divmod(total + 1, 12)
+        return datetime(year, month + 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    """How many months each event class is kept."""
+
+    default_months: int = DEFAULT_MONTHS
+    by_class: Mapping[str, int] = field(default_factory=dict)
+
+    def months_for(self, event_class: str) -> int:
+        """The retention of `event_class` in months."""
+        return self.by_class.get(event_class, self.default_months)
+
+    def expires_at(self, received_at: datetime, event_class: str) -> datetime:
+        """When an event of `event_class` received at `received_at` may be erased."""
+        return add_months(received_at, self.months_for(event_class))
+
+
+def policy_from_catalog(session: Session) -> RetentionPolicy:
+    """The policy the published commitments state (the longest, if several state one)."""
+    months: list[int] = []
+    by_class: dict[str, int] = {}
+    for commitment in CommitmentsService(session, CheckRegistry()).commitments():
+        parameters = commitment.parameters or {}
+        if isinstance(parameters.get(MONTHS_PARAMETER), int):
+            months.append(parameters[MONTHS_PARAMETER])
+        for name, value in (parameters.get(BY_CLASS_PARAMETER) or {}).items():
+            if isinstance(value, int):
+                by_class[str(name)] = max(value, by_class.get(str(name), 0))
+    return RetentionPolicy(max(months) if months else DEFAULT_MONTHS, by_class)
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    """What one purge run erased and what it kept because of holds."""
+
+    chunks: int
+    events: int
+    held_chunks: int
+    ran_at: datetime
+
+
+def _held(chunk: LedgerChunk, holds: Sequence[LegalHold]) -> bool:
+    received = aware_utc(_utc(chunk.received_at))
+    return any(
+        (hold.tenant_id is None or hold.tenant_id == chunk.tenant_id)
+        and aware_utc(_utc(hold.starts_at)) <= received < aware_utc(_utc(hold.ends_at))
+        for hold in holds
+    )
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite returns stored UTC times without a zone.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def expired_chunks(
+    session: Session, policy: RetentionPolicy, now: datetime
+) -> tuple[list[LedgerChunk], int]:
+    """Chunks every event of which has expired at `now` and no hold keeps; and how many held."""
+    now = aware_utc(now)
+    shortest = min([policy.default_months, *policy.by_class.values()])
+    # No month is shorter than 28 days, so nothing newer than this can have expired.
+    horizon = now - timedelta(days=28 * shortest)
+    candidates = session.scalars(
+        select(LedgerChunk)
+        .where(LedgerChunk.purged_at.is_(None))
+        .where(LedgerChunk.received_at <= horizon)
+        .order_by(LedgerChunk.index)
+    ).all()
+    holds = session.scalars(select(LegalHold).where(LegalHold.released_at.is_(None))).all()
+    due, held = [], 0
+    for chunk in candidates:
+        if policy.expires_at(_utc(chunk.received_at), chunk.event_class) > now:
+            continue
+        if _held(chunk, holds):
+            held += 1
+        else:
+            due.append(chunk)
+    return due, held
+
+
+def erase(connection: Connection, chunks: Sequence[LedgerChunk], now: datetime) -> int:
+    """Delete the events and secrets of `chunks`; returns the number of events deleted."""
+    deleted = 0
+    for chunk in chunks:
+        last = chunk.first_seq + chunk.size - 1
+        result = connection.execute(
+            delete(LedgerEvent).where(LedgerEvent.seq.between(chunk.first_seq, last))
+        )
+        deleted += result.rowcount or 0
+        connection.execute(
+            update(LedgerChunk)
+            .where(LedgerChunk.index == chunk.index)
+            .values(secret=None, purged_at=now)
+        )
+    return deleted
+
+
+def purge_record(result: PurgeResult, policy: RetentionPolicy) -> Attributed:
+    """The ledger entry that records a purge run."""
+    details = {
+        "chunks": result.chunks,
+        "events": result.events,
+        "held_chunks": result.held_chunks,
+        "default_months": policy.default_months,
+        "months_by_class": dict(policy.by_class),
+        "ran_at": result.ran_at.isoformat(),
+    }
+    event = IncomingEvent(
+        original=details,
+        occurred_at=result.ran_at,
+        severity=Severity.NOTICE,
+        actor="system",
+        action="ledger.purge",
+        outcome=Outcome.SUCCESS,
+        message=f"purged {result.events} events in {result.chunks} chunks",
+    )
+    return Attributed(event, None, None, EventClass.LEDGER)
+
+
+def new_hold(
+    tenant_id: str | None,
+    starts_at: datetime,
+    ends_at: datetime,
+    reason: str,
+    by: str,
+    now: datetime,
+) -> LegalHold:
+    """A legal hold, checked: a real range and a reason."""
+    if aware_utc(starts_at) >= aware_utc(ends_at):
+        raise InputError(N_("the hold must end after it starts"), field="ends_at")
+    if not reason.strip():
+        raise InputError(N_("say why the events are held"), field="reason")
+    return LegalHold(
+        id=str(uuid.uuid4()),
+        tenant_id=tenant_id,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        reason=reason.strip()[:500],
+        created_by=by,
+        created_at=now,
+    )
+
+
+def release_hold(session: Session, hold_id: str, now: datetime) -> LegalHold:
+    """End a hold; the purge may then erase what it kept."""
+    hold = session.get(LegalHold, hold_id)
+    if hold is None:
+        raise NotFoundError(N_("no such legal hold"))
+    if hold.released_at is not None:
+        raise ConflictError(N_("this legal hold was already released"))
+    hold.released_at = now
+    return hold
+
+
+def purge(
+    session: Session, writer: LedgerWriter, policy: RetentionPolicy, now: datetime
+) -> PurgeResult:
+    """Erase every expired, unheld chunk and record the run, in `session`'s transaction."""
+    now = aware_utc(now)
+    due, held = expired_chunks(session, policy, now)
+    connection = session.connection()
+    deleted = 0
+    for start in range(0, len(due), PURGE_BATCH_CHUNKS):
+        deleted += erase(connection, due[start : start + PURGE_BATCH_CHUNKS], now)
+    result = PurgeResult(len(due), deleted, held, now)
+    writer.append(connection, [purge_record(result, policy)])
+    session.expire_all()
+    return result
