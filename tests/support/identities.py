@@ -55,7 +55,9 @@ class Identities:
                 session=session,
                 settings=self.settings,
                 clock=self.clock,
-                audit_trail=LedgerAuditTrail(LedgerWriter(log_signer(self.settings)), self.clock),
+                audit_trail=LedgerAuditTrail(
+                    LedgerWriter(log_signer(self.settings), clock=self.clock), self.clock
+                ),
                 notifier=self.outbox,
                 box=self.box,
             )

@@ -24,7 +24,13 @@ TENANT_OWNED = frozenset(
 )
 # Parameters that name nothing tenant-owned, with the value to use.
 MISSING_ID = "00000000-0000-0000-0000-000000000000"
-NEUTRAL = {"lang": "ja", "fmt": "html", "action": "end", "token": "0" * 32 + ".garbage"}
+NEUTRAL = {
+    "lang": "ja",
+    "fmt": "html",
+    "action": "end",
+    "token": "0" * 32 + ".garbage",
+    "size": "1",  # ledger checkpoints are the whole log's, not a tenant's
+}
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ setting up the portal costs seconds while fuzzing an operation costs a fraction 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,7 @@ from typing import Any
 import hypothesis
 import pytest
 import schemathesis
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import strategies as st
 from schemathesis import APIOperation, BaseSchema, Case, GenerationMode, HookContext
 from schemathesis.checks import not_a_server_error
@@ -34,9 +36,12 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from sqlalchemy import select
 
-from mamori.ledger import disclosure
+from mamori.ledger import cosigning, disclosure
 from mamori.ledger.analysis import request_analysis
+from mamori.ledger.models import LedgerCheckpoint
+from mamori.ledger.notes import COSIGNATURE_V1, cosign, raw_public, verifier_key
 from mamori.tenants.permissions import PERMISSIONS, Permission, Role
 from mamori.tenants.service import grants, tokens
 from tests.ledger.conftest import sample_event
@@ -71,7 +76,28 @@ TOKEN_ROLES = {
     "security_officer_token": Role.SECURITY_OFFICER,
 }
 REASON = "schemathesis: read the contacts"
+COSIGNER_NAME = "it.midori-city.example.jp/cosigner"
 VALID_GRANT: dict[str, object] = {"reason": REASON, "minutes": 60}
+
+
+@dataclass
+class CosignerKey:
+    """The tenant administrator's cosigning key, and a cosignature it made."""
+
+    seed: bytes
+    vkey: str
+    line: str = ""
+
+    def sign(self, note: str) -> str:
+        """A cosignature line over the checkpoint in `note`."""
+        body = note.split("\n\n")[0] + "\n"
+        return cosign(body, COSIGNER_NAME, self.seed, 1_764_200_000).text().strip()
+
+
+def _cosigner_key() -> CosignerKey:
+    seed = os.urandom(32)
+    public = raw_public(Ed25519PrivateKey.from_private_bytes(seed).public_key())
+    return CosignerKey(seed, verifier_key(COSIGNER_NAME, COSIGNATURE_V1, public))
 
 
 @dataclass
@@ -83,6 +109,7 @@ class Caller:
     cookies: dict[str, str] = field(default_factory=dict)
     ids: dict[str, list[str]] = field(default_factory=dict)
     now: datetime = field(default_factory=lambda: datetime.now(UTC))  # the portal's clock
+    cosigner: CosignerKey = field(default_factory=lambda: _cosigner_key())
 
 
 @pytest.fixture(params=CALLERS)
@@ -111,7 +138,15 @@ def caller(request: pytest.FixtureRequest, portal: Portal, people: Identities) -
         analysis = request_analysis(services.session, admin, now - timedelta(days=2), now, now)
         start, end = now - timedelta(days=2), now + timedelta(minutes=1)
         asked = disclosure.request(services, admin, A, start, end, {}, REASON)
+        cosigner = _cosigner_key()
+        cosigning.register_cosigner(
+            services.session, services.audit_trail, admin, cosigner.vkey, now
+        )
+        checkpoint = services.session.scalars(select(LedgerCheckpoint)).first()
+        assert checkpoint is not None
+        cosigner.line = cosigner.sign(checkpoint.note)
     ids = {
+        "size": [str(checkpoint.size)],
         "analysis_id": [analysis.id],
         "disclosure_id": [asked.id],
         "tenant_id": [A, B],
@@ -125,14 +160,16 @@ def caller(request: pytest.FixtureRequest, portal: Portal, people: Identities) -
             portal.sign_in(client, "officer@provider.example.jp")
             csrf = csrf_of(client.get("/dashboard").text)
             session = client.cookies["mamori_session"]
-            yield Caller(name, {"X-CSRF-Token": csrf}, {"mamori_session": session}, ids, now)
+            yield Caller(
+                name, {"X-CSRF-Token": csrf}, {"mamori_session": session}, ids, now, cosigner
+            )
         return
     secrets = {
         "tenant_admin_token": admin_token.secret,
         "security_officer_token": officer_token.secret,
     }
     headers = {"Authorization": f"Bearer {secrets[name]}"} if name in secrets else {}
-    yield Caller(name, headers, {}, ids, now)
+    yield Caller(name, headers, {}, ids, now, cosigner)
 
 
 def _api_schema(portal: Portal, caller: Caller) -> BaseSchema:
@@ -150,6 +187,10 @@ def _api_schema(portal: Portal, caller: Caller) -> BaseSchema:
 
     @schema.hook("flatmap_body")
     def existing_tenant(context: HookContext, body: Any) -> Any:
+        if isinstance(body, dict) and set(body) == {"vkey"}:
+            return st.one_of(st.just(body), st.just({"vkey": caller.cosigner.vkey}))
+        if isinstance(body, dict) and set(body) == {"line"}:
+            return st.one_of(st.just(body), st.just({"line": caller.cosigner.line}))
         if isinstance(body, dict) and "starts_at" in body:
             return st.one_of(st.just(body), st.just({**body, **_valid_range(body, caller.now)}))
         if not (isinstance(body, dict) and "tenant_id" in body):
@@ -188,6 +229,8 @@ def _should_succeed(caller: str, labels: set[str]) -> set[str]:
         expected -= TOKEN_ONLY
     if Permission.REQUEST_ANALYSIS not in PERMISSIONS[role]:
         expected -= {label for label in labels if "/analyses" in label}
+    if Permission.COSIGN_CHECKPOINTS not in PERMISSIONS[role]:
+        expected -= {label for label in labels if "cosign" in label}
     return expected
 
 

@@ -23,6 +23,7 @@ from mamori.core.scope import Principal
 from mamori.core.settings import Settings
 from mamori.ledger import disclosure
 from mamori.ledger.models import LedgerAnalysis, LedgerChunk, LedgerDisclosure
+from mamori.ledger.notes import COSIGNATURE_V1, verifier_key
 from mamori.tenants.models import AccessGrant, ApiToken, Tenant, User
 from mamori.tenants.permissions import CUSTOMER_ROLES, PERMISSIONS, Permission, Role
 from mamori.tenants.service import grants, tokens
@@ -34,6 +35,7 @@ from tests.support.portal import Portal, csrf_of
 
 A = "midori-city-boe"
 JST = ZoneInfo("Asia/Tokyo")
+COSIGNER_VKEY = verifier_key("it.midori-city.example.jp/cosigner", COSIGNATURE_V1, b"\x01" * 32)
 P = Permission
 
 
@@ -168,6 +170,16 @@ CASES: dict[tuple[str, str], Case] = {
         lambda w: f"/disclosures/{w.disclosure}/review",
         lambda w: {"redact": "subject", "note": "matrix"},
         _any(P.REVIEW_DISCLOSURE),
+    ),
+    ("POST", "/api/v1/ledger/cosigners"): Case(
+        lambda w: "/api/v1/ledger/cosigners",
+        lambda w: {"vkey": COSIGNER_VKEY},
+        _any(P.COSIGN_CHECKPOINTS),
+    ),
+    ("POST", "/api/v1/ledger/checkpoints/{size}/cosignatures"): Case(
+        lambda w: "/api/v1/ledger/checkpoints/1/cosignatures",
+        lambda w: {"line": "\u2014 not.a.real/cosigner AAAAAAAAAAAAAAAAAAAA"},
+        _any(P.COSIGN_CHECKPOINTS),
     ),
     ("POST", "/api/v1/disclosures"): Case(
         lambda w: "/api/v1/disclosures",

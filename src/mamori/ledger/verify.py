@@ -245,7 +245,7 @@ class Verifier:
                 continue
             try:
                 body, _ = split_note(checkpoint.note)
-                _, lines = split_note(body + "\n" + cosignature.line)
+                _, lines = split_note(body + "\n" + cosignature.line.rstrip("\n") + "\n")
                 verify_cosignature(body, lines[0], cosigner.vkey)
             except (NoteError, IndexError) as exc:
                 report.add(where, str(exc) or "unreadable")
