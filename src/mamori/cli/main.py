@@ -8,11 +8,12 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn
 
 from mamori import __version__
-from mamori.cli.support import console, handles_errors, opened, say
+from mamori.cli.support import console, evidence_log, handles_errors, opened, say
 from mamori.commitments.catalog_loader import DEMO_CATALOG
 from mamori.commitments.cli import catalog_app, evaluate_command
 from mamori.commitments.service import CommitmentsService
 from mamori.core.i18n import LANGUAGES, N_
+from mamori.ledger.cli import ledger_app
 from mamori.publishing.cli import whitepaper_command
 from mamori.publishing.service import PublishingService
 from mamori.tenants.cli import invite_demo_accounts, users_app
@@ -26,6 +27,7 @@ app = typer.Typer(
 )
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(users_app, name="users")
+app.add_typer(ledger_app, name="ledger")
 app.command("evaluate")(evaluate_command)
 app.command("whitepaper")(whitepaper_command)
 app.command("serve")(serve_command)
@@ -74,7 +76,8 @@ def demo(
                 CommitmentsService(session, registry).load_catalog(catalog)
             bar.update(task, description=say(N_("Evaluating checks")))
             with database.session() as session:
-                summary = CommitmentsService(session, registry).evaluate(trigger="demo")
+                evidence = evidence_log(settings)
+                summary = CommitmentsService(session, registry, evidence).evaluate(trigger="demo")
             bar.update(task, description=say(N_("Writing whitepapers")))
             with database.session() as session:
                 written = PublishingService(session, registry, settings).write_whitepapers(

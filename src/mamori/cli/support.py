@@ -15,6 +15,7 @@ from mamori.commitments.registry import CheckRegistry, load_all_checks
 from mamori.core.audit import AuditTrail
 from mamori.core.db import Database
 from mamori.core.errors import MamoriError
+from mamori.core.evidence import EvidenceLog
 from mamori.core.i18n import N_, Lang, translate
 from mamori.core.runtime import open_database
 from mamori.core.settings import Settings, get_settings
@@ -66,6 +67,14 @@ def audit_trail(settings: Settings) -> AuditTrail:
     from mamori.ledger.store import LedgerWriter, log_signer
 
     return LedgerAuditTrail(LedgerWriter(log_signer(settings)))
+
+
+def evidence_log(settings: Settings) -> EvidenceLog:
+    """Where check results go as evidence: the ledger."""
+    from mamori.ledger.evidence import LedgerEvidenceLog
+    from mamori.ledger.store import LedgerWriter, log_signer
+
+    return LedgerEvidenceLog(LedgerWriter(log_signer(settings)))
 
 
 @contextmanager

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from mamori.cli.support import console, handles_errors, lang, opened, say
+from mamori.cli.support import console, evidence_log, handles_errors, lang, opened, say
 from mamori.commitments.catalog_loader import DEMO_CATALOG, read_catalog
 from mamori.commitments.evaluation import EvaluationSummary
 from mamori.commitments.registry import load_all_checks
@@ -129,7 +129,7 @@ def evaluate_command(
     from datetime import timedelta
 
     with opened() as (settings, database, registry), database.session() as session:
-        service = CommitmentsService(session, registry)
+        service = CommitmentsService(session, registry, evidence_log(settings))
         summary = service.evaluate(trigger="cli")
         states = service.states(max_age=timedelta(hours=settings.evidence_max_age_hours))
     if as_json:

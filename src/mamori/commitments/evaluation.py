@@ -19,6 +19,7 @@ from mamori.commitments.registry import (
 )
 from mamori.commitments.repository import CommitmentsRepository
 from mamori.core.clock import utcnow
+from mamori.core.evidence import EvidenceLog
 from mamori.core.i18n import N_
 from mamori.tenants.models import Provider, Service, Tenant
 from mamori.tenants.service import TenantsService
@@ -36,6 +37,7 @@ class Records:
     tenants: Sequence[Tenant]
     commitments: Sequence[Commitment]
     check_ids: frozenset[str]
+    extra: Mapping[str, Any] = field(default_factory=dict)  # facts other domains collect
 
 
 @dataclass
@@ -59,6 +61,7 @@ def collect_records(session: Session, registry: CheckRegistry) -> Records:
         tenants=tenants.tenants(),
         commitments=CommitmentsRepository(session).commitments(),
         check_ids=frozenset(c.id for c in registry),
+        extra={name: collect(session) for name, collect in registry.collectors.items()},
     )
 
 
@@ -115,8 +118,16 @@ def _row(run_id: int, definition: CheckDefinition, finding: Finding) -> Mapping[
     }
 
 
-def evaluate(session: Session, registry: CheckRegistry, trigger: str = "cli") -> EvaluationSummary:
-    """Run every registered check once and store each result under a new run."""
+def evaluate(
+    session: Session,
+    registry: CheckRegistry,
+    trigger: str = "cli",
+    evidence: EvidenceLog | None = None,
+) -> EvaluationSummary:
+    """Run every registered check once and store each result under a new run.
+
+    With an evidence log, every result is also kept there as evidence.
+    """
     repository = CommitmentsRepository(session)
     run = repository.add_run(EvaluationRun(started_at=utcnow(), trigger=trigger))
     records = collect_records(session, registry)
@@ -139,6 +150,8 @@ def evaluate(session: Session, registry: CheckRegistry, trigger: str = "cli") ->
             summary.by_status[ResultStatus(finding.status).value] += 1
             rows.append(_row(run.id, definition, finding))
     repository.add_results(rows)
+    if evidence is not None:
+        evidence.record(session, rows)
     summary.results = len(rows)
     run.finished_at = utcnow()
     run.check_count = summary.checks

@@ -80,10 +80,14 @@ class CheckDefinition:
         return list(self.function(context))
 
 
+Collector = Callable[[Any], Any]  # a database session -> facts for checks
+
+
 class CheckRegistry:
     """Checks by id, in registration order."""
 
     def __init__(self) -> None:
+        self.collectors: dict[str, Collector] = {}
         self._checks: dict[str, CheckDefinition] = {}
 
     def register(self, definition: CheckDefinition) -> None:
@@ -149,7 +153,20 @@ def check(
 
 
 # Domains whose checks.py registers checks; imported once by `load_all_checks`.
-CHECK_MODULES: tuple[str, ...] = ("mamori.commitments.checks",)
+def collector(name: str, target: CheckRegistry | None = None) -> Callable[[Collector], Collector]:
+    """Register a function that gathers, once per run, facts a domain's checks read.
+
+    Its result is `records.extra[name]` in every check's context.
+    """
+
+    def decorate(function: Collector) -> Collector:
+        (target if target is not None else registry).collectors[name] = function
+        return function
+
+    return decorate
+
+
+CHECK_MODULES: tuple[str, ...] = ("mamori.commitments.checks", "mamori.ledger.checks")
 
 
 def load_all_checks() -> CheckRegistry:

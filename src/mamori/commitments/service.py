@@ -30,6 +30,7 @@ from mamori.commitments.status import (
     outcomes_by_check,
 )
 from mamori.core.clock import utcnow
+from mamori.core.evidence import EvidenceLog
 from mamori.tenants.service import TenantsService
 
 
@@ -91,9 +92,12 @@ def _commitment_rows(catalog: Catalog) -> list[Commitment]:
 class CommitmentsService:
     """The catalog, evaluation and status of commitments."""
 
-    def __init__(self, session: Session, registry: CheckRegistry) -> None:
+    def __init__(
+        self, session: Session, registry: CheckRegistry, evidence: EvidenceLog | None = None
+    ) -> None:
         self.session = session
         self.registry = registry
+        self.evidence = evidence
         self.repository = CommitmentsRepository(session)
 
     def load_catalog(self, directory: Path) -> CatalogCounts:
@@ -139,7 +143,7 @@ class CommitmentsService:
 
     def evaluate(self, trigger: str = "cli") -> EvaluationSummary:
         """Run every registered check and store the results."""
-        return evaluate(self.session, self.registry, trigger)
+        return evaluate(self.session, self.registry, trigger, self.evidence)
 
     def latest_run(self) -> EvaluationRun | None:
         """The most recent evaluation."""
