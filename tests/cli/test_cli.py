@@ -55,13 +55,17 @@ def test_init_then_demo_writes_whitepapers(cli_env: Path, monkeypatch: pytest.Mo
 def test_evaluate_json_and_exit_code(cli_env: Path) -> None:
     assert runner.invoke(app, ["catalog", "load"]).exit_code == 0
     result = runner.invoke(app, ["evaluate", "--json"])
-    assert result.exit_code == 0, result.output
+    # No service has sent logs and monitoring never ran: the log commitments are failing.
+    assert result.exit_code == 1, result.output
     report = json.loads(result.stdout)
     assert len(report["commitments"]) == 22
     assert report["errored_checks"] == []
     statuses = {c["id"]: c["status"] for c in report["commitments"]}
     assert statuses["data-storage-location"] == "met"
     assert statuses["backup"] == "not_evidenced"
+    assert statuses["event-logging"] == "failing"
+    assert statuses["security-requirements"] == "failing"
+    assert "ledger_services_sending_logs" in report["failed_checks"]
     # Commitments without checks fail the catalog meta-check: a gate only under --strict.
     assert "commitment_has_owner_and_checks" in report["failed_checks"]
     assert runner.invoke(app, ["evaluate", "--strict"]).exit_code == 1

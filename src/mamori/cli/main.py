@@ -12,12 +12,14 @@ from mamori.cli.support import console, evidence_log, handles_errors, opened, sa
 from mamori.commitments.catalog_loader import DEMO_CATALOG
 from mamori.commitments.cli import catalog_app, evaluate_command
 from mamori.commitments.service import CommitmentsService
+from mamori.core.db import Database
 from mamori.core.i18n import LANGUAGES, N_
+from mamori.core.settings import Settings
 from mamori.ledger.cli import ledger_app
 from mamori.publishing.cli import whitepaper_command
 from mamori.publishing.service import PublishingService
 from mamori.tenants.cli import invite_demo_accounts, users_app
-from mamori.web.cli import serve_app, serve_command
+from mamori.web.cli import serve_app, serve_command, worker_command
 
 app = typer.Typer(
     name="mamori",
@@ -31,6 +33,7 @@ app.add_typer(ledger_app, name="ledger")
 app.command("evaluate")(evaluate_command)
 app.command("whitepaper")(whitepaper_command)
 app.command("serve")(serve_command)
+app.command("worker")(worker_command)
 
 
 def _version(value: bool) -> None:
@@ -59,6 +62,33 @@ def init() -> None:
         console.print(say(N_("Data directory: %(path)s"), path=str(settings.data_dir.resolve())))
 
 
+def seed_demo_ledger(database: Database, settings: Settings) -> int:
+    """Demo events for every subscription, then one detection run; events stored."""
+    from mamori.core.clock import utcnow
+    from mamori.core.mail.memory import MemoryNotifier
+    from mamori.ledger import demo as demo_ledger
+    from mamori.ledger.ingest import CachedAttribution, IngestService, attribution_from_database
+    from mamori.ledger.monitoring import Monitor
+    from mamori.ledger.service import LedgerService
+    from mamori.ledger.syslog_server import syslog_principal
+    from mamori.tenants.service import TenantsService
+
+    with database.session() as session:
+        pairs = [
+            (tenant.id, link.service_id)
+            for tenant in TenantsService(session).tenants()
+            for link in tenant.subscriptions
+        ]
+    ingest = IngestService(
+        LedgerService(database, settings),
+        settings,
+        CachedAttribution(lambda: attribution_from_database(database, settings)),
+    )
+    stored = demo_ledger.seed(ingest, syslog_principal("127.0.0.1"), pairs, utcnow())
+    Monitor(database, settings, MemoryNotifier()).run(utcnow())  # alerts stay in the portal
+    return stored
+
+
 @app.command("demo")
 @handles_errors
 def demo(
@@ -74,6 +104,8 @@ def demo(
             task = bar.add_task(say(N_("Loading the catalog")), total=None)
             with database.session() as session:
                 CommitmentsService(session, registry).load_catalog(catalog)
+            bar.update(task, description=say(N_("Sending demo events to the ledger")))
+            seed_demo_ledger(database, settings)
             bar.update(task, description=say(N_("Evaluating checks")))
             with database.session() as session:
                 evidence = evidence_log(settings)

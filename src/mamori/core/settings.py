@@ -154,6 +154,26 @@ class Settings(BaseSettings):
         default=None,
         description="YAML rules placing provider-sent events in tenants and services.",
     )
+    alert_recipients: str = Field(
+        default="",
+        description="Comma-separated on-call addresses that receive every security alert.",
+    )
+    detection_rules_file: Path | None = Field(
+        default=None,
+        description="YAML detection rules replacing the shipped set. Empty means the shipped set.",
+    )
+    geoip_files: str = Field(
+        default="/usr/share/GeoIP/GeoIP.dat,/usr/share/GeoIP/GeoIPv6.dat",
+        description=(
+            "GeoIP legacy country databases, IPv4 then optionally IPv6, comma-separated; "
+            "empty turns country lookups off."
+        ),
+    )
+
+    worker_in_serve: bool = Field(
+        default=True,
+        description="Run the scheduled jobs in a thread of `mamori serve` (one machine).",
+    )
 
     @classmethod
     def settings_customise_sources(
