@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -24,7 +24,7 @@ from mamori.commitments.registry import (
     check,
     collector,
 )
-from mamori.core.clock import utcnow
+from mamori.core.clock import as_utc, utcnow
 from mamori.core.i18n import N_
 from mamori.core.text import LText
 from mamori.ledger.models import (
@@ -44,7 +44,7 @@ PURGE_PERIOD = timedelta(days=1)  # the purge job runs daily
 
 
 def _utc(moment: datetime | None) -> datetime | None:
-    return None if moment is None else moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return None if moment is None else as_utc(moment)
 
 
 @dataclass

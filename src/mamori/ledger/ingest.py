@@ -5,6 +5,9 @@ once decompressed (64 MiB, 413), events per request (`MAMORI_INGEST_MAX_EVENTS`,
 requests per token per minute (429 with Retry-After) and requests worked on at once
 (`MAMORI_INGEST_MAX_CONCURRENT`; a request waits up to two seconds for a slot, then
 503 with Retry-After). A request is answered only after its events are committed.
+
+Every stored batch also notes, in the same transaction, when each (tenant, service) it
+came from was last heard (`LedgerSource`), for the "stopped sending logs" detection rule.
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, insert, select, update
 
 from mamori.core.db import Database
 from mamori.core.errors import ForbiddenError, OverloadedError, RateLimitedError
@@ -24,9 +30,10 @@ from mamori.core.settings import Settings
 from mamori.ledger.attribution import Attribution, load_rules
 from mamori.ledger.events import IncomingEvent
 from mamori.ledger.formats import PayloadTooLargeError, decompress, format_for_content_type
+from mamori.ledger.models import LedgerSource
 from mamori.ledger.records import Attributed, EventClass
 from mamori.ledger.service import LedgerService
-from mamori.ledger.store import AppendResult
+from mamori.ledger.store import AppendResult, aware_utc
 from mamori.tenants.permissions import Permission
 from mamori.tenants.repository import TenantsRepository
 
@@ -35,6 +42,8 @@ GENERIC_PATH, OTLP_PATH, LOKI_PATH = "/api/v1/ingest", "/v1/logs", "/loki/api/v1
 INGEST_PATHS = frozenset({GENERIC_PATH, OTLP_PATH, LOKI_PATH})
 SLOT_WAIT_SECONDS = 2.0
 RETRY_AFTER_BUSY = 1
+UNKNOWN_SERVICE = "-"  # the service of a source whose events named none
+SOURCE_QUERY_SLICE = 500
 
 
 class IngestGate:
@@ -122,7 +131,50 @@ class IngestService:
             items.append(
                 Attributed(event, placement.tenant_id, placement.service_id, EventClass.LOG)
             )
-        return self.ledger.append(items)
+        ledger = self.ledger
+        with ledger.database.engine.begin() as connection:
+            result = ledger.append_in(connection, items)
+            # Duplicates count too: a shipper resending a batch is still alive.
+            record_sources(connection, items, aware_utc(ledger.clock()))
+        return result
+
+
+def source_key(tenant_id: str | None, service_id: str | None) -> str:
+    """The `LedgerSource` key of a (tenant, service) pair: `<tenant or ->|<service or ->`."""
+    return f"{tenant_id or '-'}|{service_id or UNKNOWN_SERVICE}"
+
+
+def record_sources(connection: Connection, items: Sequence[Attributed], now: datetime) -> None:
+    """Note in the caller's transaction that every source in `items` was heard from at `now`.
+
+    Hearing from a source again also ends its silence, so a later silence raises a new
+    alert. Writers of the ledger run one at a time (they lock its head first), so the
+    select-then-insert cannot race another ingest.
+    """
+    pairs = {source_key(i.tenant_id, i.service_id): i for i in items}
+    keys = sorted(pairs)
+    for start in range(0, len(keys), SOURCE_QUERY_SLICE):
+        part = keys[start : start + SOURCE_QUERY_SLICE]
+        known = set(connection.scalars(select(LedgerSource.key).where(LedgerSource.key.in_(part))))
+        if known:
+            connection.execute(
+                update(LedgerSource)
+                .where(LedgerSource.key.in_(sorted(known)))
+                .values(last_seen_at=now, silent_alerted_at=None)
+            )
+        fresh = [
+            {
+                "key": key,
+                "tenant_id": pairs[key].tenant_id,
+                "service_id": pairs[key].service_id or UNKNOWN_SERVICE,
+                "first_seen_at": now,
+                "last_seen_at": now,
+            }
+            for key in part
+            if key not in known
+        ]
+        if fresh:
+            connection.execute(insert(LedgerSource), fresh)
 
 
 class CachedAttribution:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from mamori.commitments.registry import CheckRegistry
 from mamori.commitments.service import CommitmentsService
+from mamori.core.clock import as_utc
 from mamori.core.errors import ConflictError, InputError, NotFoundError
 from mamori.core.i18n import N_
 from mamori.ledger.events import IncomingEvent, Outcome, Severity
@@ -88,17 +89,12 @@ class PurgeResult:
 
 
 def _held(chunk: LedgerChunk, holds: Sequence[LegalHold]) -> bool:
-    received = aware_utc(_utc(chunk.received_at))
+    received = as_utc(chunk.received_at)
     return any(
         (hold.tenant_id is None or hold.tenant_id == chunk.tenant_id)
-        and aware_utc(_utc(hold.starts_at)) <= received < aware_utc(_utc(hold.ends_at))
+        and as_utc(hold.starts_at) <= received < as_utc(hold.ends_at)
         for hold in holds
     )
-
-
-def _utc(moment: datetime) -> datetime:
-    # SQLite returns stored UTC times without a zone.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def expired_chunks(
@@ -118,7 +114,7 @@ def expired_chunks(
     holds = session.scalars(select(LegalHold).where(LegalHold.released_at.is_(None))).all()
     due, held = [], 0
     for chunk in candidates:
-        if policy.expires_at(_utc(chunk.received_at), chunk.event_class) > now:
+        if policy.expires_at(as_utc(chunk.received_at), chunk.event_class) > now:
             continue
         if _held(chunk, holds):
             held += 1
