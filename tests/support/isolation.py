@@ -20,7 +20,7 @@ from tests.support.portal import csrf_of
 PARAM = re.compile(r"{([a-z_]+)}")
 # Parameters that name something of a tenant: other tenants' values must give 404.
 TENANT_OWNED = frozenset(
-    {"tenant_id", "user_id", "grant_id", "token_id", "analysis_id", "disclosure_id"}
+    {"tenant_id", "user_id", "grant_id", "token_id", "analysis_id", "disclosure_id", "alert_id"}
 )
 # Parameters that name nothing tenant-owned, with the value to use.
 MISSING_ID = "00000000-0000-0000-0000-000000000000"

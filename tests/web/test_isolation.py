@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 from fastapi import Request
 from sqlalchemy import select
 
+from mamori.core.mail.memory import MemoryNotifier
 from mamori.core.scope import TenantScope
 from mamori.ledger import disclosure
 from mamori.ledger.analysis import request_analysis
+from mamori.ledger.events import Outcome
+from mamori.ledger.monitoring import Monitor
 from mamori.tenants.models import AccessGrant, ApiToken, User
 from mamori.tenants.models import Tenant as TenantRow
 from mamori.tenants.permissions import Role
@@ -22,6 +26,7 @@ from tests.support.isolation import Tenant, routes, walk
 from tests.support.portal import Portal
 
 A, B = "midori-city-boe", "sakura-town-boe"
+ALERT_ACTOR = "a-only-actor@midori.example.jp"
 
 
 @pytest.fixture
@@ -33,6 +38,22 @@ def victim(portal: Portal, people: Identities) -> Tenant:
     officer = people.user("so@provider.example.jp", Role.SECURITY_OFFICER)
     ledger = portal.app.state.mamori.ledger
     ledger.append([sample_event(n, A) for n in range(5)])
+    failures = [
+        replace(
+            sample_event(n, A),
+            event=replace(
+                sample_event(n, A).event,
+                actor=ALERT_ACTOR,
+                action="login",
+                outcome=Outcome.FAILURE,
+                labels={},
+            ),
+        )
+        for n in range(100, 106)
+    ]
+    ledger.append(failures)
+    run = Monitor(people.database, people.settings, MemoryNotifier()).run(people.clock.now)
+    assert len(run.alerts) == 1, run
     with people.work() as services:
         token = tokens.create_token(
             services, admin, name="a-secret-token-name", scopes=["tenants:read"], days=5
@@ -66,6 +87,7 @@ def victim(portal: Portal, people: Identities) -> Tenant:
             "token_id": token.row.id,
             "analysis_id": analysis.id,
             "disclosure_id": disclosure_row.id,
+            "alert_id": run.alerts[0],
         },
         markers=[
             tenant_name,

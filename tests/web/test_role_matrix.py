@@ -9,7 +9,7 @@ gets 403 or 404 and changes nothing; a role it allows is not refused.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,10 +19,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from mamori.core.db import Database
+from mamori.core.mail.memory import MemoryNotifier
 from mamori.core.scope import Principal
 from mamori.core.settings import Settings
 from mamori.ledger import disclosure
-from mamori.ledger.models import LedgerAnalysis, LedgerChunk, LedgerDisclosure
+from mamori.ledger.events import Outcome
+from mamori.ledger.models import LedgerAlert, LedgerAnalysis, LedgerChunk, LedgerDisclosure
+from mamori.ledger.monitoring import Monitor
 from mamori.ledger.notes import COSIGNATURE_V1, verifier_key
 from mamori.tenants.models import AccessGrant, ApiToken, Tenant, User
 from mamori.tenants.permissions import CUSTOMER_ROLES, PERMISSIONS, Permission, Role
@@ -50,6 +53,7 @@ class World:
     own_token: str | None  # the caller's token, when its role may hold one
     foreign_token: str  # another user's token
     disclosure: str  # tenant A's request for evidence, waiting for review
+    alert: str  # an open security alert of tenant A
     now: datetime
 
 
@@ -171,6 +175,9 @@ CASES: dict[tuple[str, str], Case] = {
         lambda w: {"redact": "subject", "note": "matrix"},
         _any(P.REVIEW_DISCLOSURE),
     ),
+    ("POST", "/alerts/{alert_id}/{action}"): Case(
+        lambda w: f"/alerts/{w.alert}/acknowledge", NOTHING, _any(P.MANAGE_ALERTS)
+    ),
     ("POST", "/api/v1/ledger/cosigners"): Case(
         lambda w: "/api/v1/ledger/cosigners",
         lambda w: {"vkey": COSIGNER_VKEY},
@@ -229,6 +236,13 @@ def _world(portal: Portal, people: Identities, role: Role) -> World:
             own = tokens.create_token(services, caller, name="own", scopes=["tenants:read"], days=5)
         services.session.get(Tenant, A).require_tenant_approval = True  # type: ignore[union-attr]
     portal.app.state.mamori.ledger.append([sample_event(n, A) for n in range(5)])
+    failed = [
+        replace(e, event=replace(e.event, actor="x@midori.example.jp", outcome=Outcome.FAILURE))
+        for e in (sample_event(n, A) for n in range(100, 106))
+    ]
+    portal.app.state.mamori.ledger.append(failed)
+    monitor = Monitor(people.database, people.settings, MemoryNotifier())
+    alert = monitor.run(people.clock.now).alerts[0]
     tenant_admin = people.user("evidence@midori.example.jp", Role.TENANT_ADMIN, A)
     with people.work() as services:
         pending = grants.request_grant(
@@ -252,6 +266,7 @@ def _world(portal: Portal, people: Identities, role: Role) -> World:
         own_token=own.row.id if own else None,
         foreign_token=foreign.row.id,
         disclosure=asked.id,
+        alert=alert,
         now=now,
     )
 
@@ -267,6 +282,7 @@ def _state(database: Database, settings: Settings) -> tuple[object, ...]:
             tuple(session.execute(select(Tenant.id, Tenant.require_tenant_approval)).all()),
             tuple(session.execute(select(User.id, User.locked_until)).all()),
             tuple(session.execute(select(LedgerDisclosure.id, LedgerDisclosure.state)).all()),
+            tuple(session.execute(select(LedgerAlert.id, LedgerAlert.status)).all()),
             session.scalar(select(func.count()).select_from(LedgerAnalysis)),
             (
                 session.scalar(

@@ -23,7 +23,8 @@ def free_port() -> int:
 
 def test_serve_prints_its_address_and_serves_both_languages(cli_env: Path) -> None:
     assert CliRunner().invoke(app, ["catalog", "load"]).exit_code == 0
-    assert CliRunner().invoke(app, ["evaluate"]).exit_code == 0
+    # 1: a fresh install's log commitments fail until services send logs; still evaluated.
+    assert CliRunner().invoke(app, ["evaluate"]).exit_code == 1
     port = free_port()
     env = {**os.environ, "MAMORI_DEFAULT_LANGUAGE": "en"}
     process = subprocess.Popen(

@@ -23,6 +23,7 @@ from mamori.ledger.records import Attributed, EventClass
 from mamori.ledger.store import LedgerWriter
 
 READ_BATCH = 200
+AUDIT_SERVICE = "mamori"
 
 
 def audit_event(record: AuditRecord, at: datetime) -> Attributed:
@@ -48,7 +49,8 @@ def audit_event(record: AuditRecord, at: datetime) -> Attributed:
         message=f"{record.action} {record.target_type} {record.target_id}",
         labels={"target_type": record.target_type, "actor_id": record.actor_id or ""},
     )
-    return Attributed(event, record.tenant_id, None, EventClass.AUDIT)
+    # mamori itself is the service, so rules grouping by service see its own actions too.
+    return Attributed(event, record.tenant_id, AUDIT_SERVICE, EventClass.AUDIT)
 
 
 class LedgerAuditTrail(AuditTrail):

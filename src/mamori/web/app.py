@@ -17,7 +17,7 @@ from mamori.core.db import Database
 from mamori.core.mail.base import Notifier
 from mamori.core.mail.factory import notifier_from_settings
 from mamori.core.settings import Settings
-from mamori.ledger import analysis_views, checkpoint_api, disclosure_views
+from mamori.ledger import alert_views, analysis_views, checkpoint_api, disclosure_views
 from mamori.ledger import api as ledger_api
 from mamori.ledger.ingest import INGEST_PATHS
 from mamori.tenants import api as tenants_api
@@ -66,6 +66,7 @@ def create_app(
     app.include_router(analysis_views.router)
     app.include_router(disclosure_views.router)
     app.include_router(checkpoint_api.router)
+    app.include_router(alert_views.router)
     install_error_handlers(app)
 
     @app.middleware("http")

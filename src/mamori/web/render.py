@@ -28,6 +28,8 @@ NAVIGATION: tuple[tuple[str, str, str], ...] = (
     ("/transparency", N_("Provider access"), Permission.VIEW_TRANSPARENCY),
     ("/audit", N_("Audit trail"), Permission.VIEW_AUDIT_TENANT),
     ("/audit", N_("Audit trail"), Permission.VIEW_AUDIT_ALL),
+    ("/alerts", N_("Security alerts"), Permission.VIEW_ALERTS_ALL),
+    ("/alerts", N_("Security alerts"), Permission.VIEW_ALERTS_TENANT),
     ("/analyses", N_("Log analyses"), Permission.REQUEST_ANALYSIS),
     ("/disclosures", N_("Evidence requests"), Permission.REQUEST_DISCLOSURE),
     ("/disclosures", N_("Evidence requests"), Permission.REVIEW_DISCLOSURE),

@@ -26,7 +26,7 @@ SCOPES: dict[str, str] = {
     "grants:read": N_("Read access grants"),
     "audit:read": N_("Read the audit trail"),
     "ingest:logs": N_("Send events to the ledger (log shippers)"),
-    "ledger:read": N_("Read checkpoints and proofs, and cosign checkpoints"),
+    "ledger:read": N_("Read checkpoints, proofs, analyses and alerts; cosign checkpoints"),
 }
 
 
