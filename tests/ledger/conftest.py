@@ -13,6 +13,7 @@ from mamori.ledger.events import IncomingEvent, Outcome, Severity
 from mamori.ledger.records import Attributed, EventClass
 from mamori.ledger.service import LedgerService
 from tests.support.identities import FakeClock
+from tests.web.conftest import people, portal  # noqa: F401  (the portal fixtures, shared)
 
 TENANTS = ("midori-city-boe", "sakura-town-boe", None)
 

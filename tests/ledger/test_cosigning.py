@@ -23,7 +23,6 @@ from mamori.tenants.service import tokens
 from tests.ledger.conftest import sample_event
 from tests.support.identities import Identities
 from tests.support.portal import Portal
-from tests.web.conftest import people, portal  # noqa: F401  (fixtures register by import)
 
 A = "midori-city-boe"
 COSIGNER = "it.midori-city.example.jp/cosigner"
