@@ -70,7 +70,7 @@ from mamori.tenants.service.auth import principal_for
 from mamori.tenants.service.context import services_for
 
 FULL_EVENTS = 10_000_000  # the issue's size for verify and the purge
-DEFAULT_EVENTS = 100_000  # with the rest, about 45 s on the shared 2-core VM
+DEFAULT_EVENTS = 100_000  # with the rest, 40–55 s on the shared 2-core VM
 DEFAULT_BATCH = 1000
 HTTP_BATCH = 1000  # events per request, from the issue
 DEFAULT_HTTP_REQUESTS = 60  # 60,000 events in all
