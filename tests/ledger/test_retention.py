@@ -25,6 +25,7 @@ from mamori.ledger.retention import (
     policy_from_catalog,
     purge,
     release_hold,
+    seq_runs,
 )
 from mamori.ledger.service import LedgerService
 from tests.ledger.conftest import sample_event
@@ -184,3 +185,12 @@ def test_a_hold_needs_a_range_and_a_reason() -> None:
         new_hold(None, now, now, "x", "so", now)
     with pytest.raises(InputError):
         new_hold(None, now, now + timedelta(days=1), " ", "so", now)
+
+
+def test_neighbouring_chunks_are_erased_as_one_range() -> None:
+    chunks = [
+        LedgerChunk(index=i, first_seq=first, size=size)
+        for i, (first, size) in enumerate([(0, 5), (5, 3), (20, 2), (8, 1)])
+    ]
+    assert seq_runs(chunks) == [(0, 8), (20, 21)]
+    assert seq_runs([]) == []

@@ -79,7 +79,7 @@ log = logging.getLogger(__name__)
 
 CURSOR = "detection"
 CLASSES = (EventClass.LOG.value, EventClass.AUDIT.value)
-BATCH_EVENTS = 50_000  # per run, so a run stays short; a backlog takes several runs
+BATCH_EVENTS = 10_000  # per run: short runs and a small memory; a backlog takes several
 READ_PAGE = 2_000
 PRIME_EVENTS = 50_000
 NOTIFY_LIMIT = 100  # alerts mailed per run
