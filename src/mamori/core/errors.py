@@ -105,8 +105,8 @@ class ConflictError(MamoriError):
     exit_code = 1
 
 
-class RateLimitedError(MamoriError):
-    """Too many attempts; try again after `retry_after` seconds (HTTP 429)."""
+class RetryLaterError(MamoriError):
+    """Not now: the caller may try again after `retry_after` seconds (sent as Retry-After)."""
 
     exit_code = 1
 
@@ -117,16 +117,12 @@ class RateLimitedError(MamoriError):
         super().__init__(message, params=params)
 
 
-class OverloadedError(MamoriError):
-    """mamori is too busy for this request now; retry after `retry_after` seconds (HTTP 503)."""
+class RateLimitedError(RetryLaterError):
+    """Too many attempts from this caller (HTTP 429)."""
 
-    exit_code = 1
 
-    def __init__(
-        self, message: str, *, retry_after: int, params: Mapping[str, Any] | None = None
-    ) -> None:
-        self.retry_after = retry_after
-        super().__init__(message, params=params)
+class OverloadedError(RetryLaterError):
+    """mamori is too busy for this request now (HTTP 503)."""
 
 
 class ErrorOut(BaseModel):

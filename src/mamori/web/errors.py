@@ -18,6 +18,7 @@ from mamori.core.errors import (
     NotFoundError,
     OverloadedError,
     RateLimitedError,
+    RetryLaterError,
 )
 from mamori.core.i18n import N_, translate
 from mamori.ledger.formats.base import PayloadTooLargeError, UnsupportedMediaError
@@ -77,9 +78,7 @@ def install_error_handlers(app: FastAPI) -> None:
         lang = language(request)
         code = status_of(error)
         headers = (
-            {"Retry-After": str(error.retry_after)}
-            if isinstance(error, RateLimitedError | OverloadedError)
-            else {}
+            {"Retry-After": str(error.retry_after)} if isinstance(error, RetryLaterError) else {}
         )
         if is_api(request) or is_ingest(request):
             field = error.field if isinstance(error, InputError) else None

@@ -212,6 +212,18 @@ def body_text(body: bytes) -> str:
         ) from None
 
 
+def json_body(body: bytes) -> Any:
+    """The JSON document in `body`; an error names the line where it stops being JSON."""
+    try:
+        return json.loads(body_text(body))
+    except json.JSONDecodeError as exc:
+        raise IngestFormatError(
+            N_("line %(line)s is not JSON: %(reason)s"),
+            line=exc.lineno,
+            params={"line": exc.lineno, "reason": exc.msg},
+        ) from None
+
+
 def open_maybe_gzip(stream: Readable) -> Readable:
     """`stream`, transparently gunzipped when it starts with the gzip magic bytes."""
     head = b""

@@ -38,7 +38,7 @@ from mamori.ledger.formats.base import (
     snappy_block_decompress,
     text_of,
 )
-from mamori.ledger.formats.json_records import body_text
+from mamori.ledger.formats.json_records import json_body
 
 PROTOBUF_TYPES = ("application/x-protobuf", "application/protobuf")
 JSON_TYPE = "application/json"
@@ -201,14 +201,7 @@ def _is_string_map(value: Any) -> bool:
 
 def parse_loki_json(body: bytes) -> list[IncomingEvent]:
     """The events of a JSON push request."""
-    try:
-        payload = json.loads(body_text(body))
-    except json.JSONDecodeError as exc:
-        raise IngestFormatError(
-            N_("line %(line)s is not JSON: %(reason)s"),
-            line=exc.lineno,
-            params={"line": exc.lineno, "reason": exc.msg},
-        ) from None
+    payload = json_body(body)
     streams = payload.get("streams") if isinstance(payload, dict) else None
     if not isinstance(streams, list):
         raise IngestFormatError(N_("the push request has no streams list"), field="streams")

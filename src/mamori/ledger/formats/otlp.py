@@ -38,7 +38,7 @@ from mamori.ledger.formats.base import (
     severity_from,
     text_of,
 )
-from mamori.ledger.formats.json_records import body_text
+from mamori.ledger.formats.json_records import json_body
 
 PROTOBUF_TYPES = ("application/x-protobuf", "application/protobuf")
 JSON_TYPE = "application/json"
@@ -169,14 +169,7 @@ def parse_otlp_protobuf(body: bytes) -> list[IncomingEvent]:
 
 def parse_otlp_json(body: bytes) -> list[IncomingEvent]:
     """The events of an OTLP JSON `ExportLogsServiceRequest`."""
-    try:
-        payload = json.loads(body_text(body))
-    except json.JSONDecodeError as exc:
-        raise IngestFormatError(
-            N_("line %(line)s is not JSON: %(reason)s"),
-            line=exc.lineno,
-            params={"line": exc.lineno, "reason": exc.msg},
-        ) from None
+    payload = json_body(body)
     if not isinstance(payload, dict):
         raise IngestFormatError(N_("the OTLP request must be a JSON object"))
     _hex_ids_to_base64(payload)
