@@ -17,7 +17,7 @@ from mamori.core.audit import AuditEntry, AuditQuery, AuditRecord, AuditTrail
 from mamori.core.clock import utcnow
 from mamori.core.scope import TenantScope
 from mamori.ledger.events import IncomingEvent, Outcome, Severity
-from mamori.ledger.models import LedgerChunk, LedgerEvent
+from mamori.ledger.models import LedgerChunk, LedgerEvent, chunk_of_event
 from mamori.ledger.reading import decode
 from mamori.ledger.records import Attributed, EventClass
 from mamori.ledger.store import LedgerWriter
@@ -90,7 +90,7 @@ class LedgerAuditTrail(AuditTrail):
                 LedgerEvent.subject,
                 LedgerEvent.content,
             )
-            .join(LedgerChunk, LedgerChunk.index == LedgerEvent.chunk_index)
+            .join(LedgerChunk, chunk_of_event())
             .where(LedgerChunk.event_class == EventClass.AUDIT.value)
             .where(LedgerChunk.purged_at.is_(None))
             .order_by(LedgerEvent.seq.desc())

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    ColumnElement,
     DateTime,
     ForeignKey,
     Index,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    and_,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -69,13 +71,26 @@ class LedgerEvent(Base):
 
     __tablename__ = "ledger_events"
 
-    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    chunk_index: Mapped[int] = mapped_column(BigInteger, index=True)
+    # On SQLite an INTEGER primary key is the rowid itself: one B-tree fewer per insert.
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=False
+    )
+    # Not indexed: a chunk's events are the seq range [first_seq, first_seq + size).
+    chunk_index: Mapped[int] = mapped_column(BigInteger)
     head: Mapped[str] = mapped_column(Text)
     subject: Mapped[str] = mapped_column(Text)
     content: Mapped[str] = mapped_column(Text)
     leaf: Mapped[bytes] = mapped_column(LargeBinary(32))  # names a tampered event in verify
     dedup: Mapped[bytes] = mapped_column(LargeBinary(16), unique=True)
+
+
+def chunk_of_event() -> ColumnElement[bool]:
+    """Join condition from an event to its chunk that lets both databases walk seq ranges."""
+    return and_(
+        LedgerChunk.index == LedgerEvent.chunk_index,
+        LedgerEvent.seq >= LedgerChunk.first_seq,
+        LedgerEvent.seq < LedgerChunk.first_seq + LedgerChunk.size,
+    )
 
 
 class LedgerCheckpoint(Base):

@@ -68,6 +68,7 @@ from mamori.ledger.models import (
     LedgerEvent,
     LedgerSource,
     LedgerState,
+    chunk_of_event,
 )
 from mamori.ledger.reading import Entry, decode
 from mamori.ledger.records import EventClass
@@ -188,7 +189,7 @@ def _events() -> Select[int, int, str, str, str]:
             LedgerEvent.subject,
             LedgerEvent.content,
         )
-        .join(LedgerChunk, LedgerChunk.index == LedgerEvent.chunk_index)
+        .join(LedgerChunk, chunk_of_event())
         .where(LedgerChunk.event_class.in_(CLASSES))
     )
 

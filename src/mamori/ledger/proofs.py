@@ -217,7 +217,11 @@ def _chunk_tree(session: Session, chunk: LedgerChunk) -> _Levels:
         bytes(leaf)
         for leaf in session.scalars(
             select(LedgerEvent.leaf)
-            .where(LedgerEvent.chunk_index == chunk.index)
+            .where(
+                LedgerEvent.seq >= chunk.first_seq,
+                LedgerEvent.seq < chunk.first_seq + chunk.size,
+                LedgerEvent.chunk_index == chunk.index,
+            )
             .order_by(LedgerEvent.seq)
         )
     ]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -48,7 +48,7 @@ class Attributed:
     event_class: EventClass
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: made once per event on the ingest path
 class Encoded:
     """An event's stored parts before it has a position."""
 
@@ -64,7 +64,17 @@ def timestamp(moment: datetime | None) -> str | None:
     """UTC with microseconds and a Z, the one time format inside records."""
     if moment is None:
         return None
-    return as_utc(moment).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = as_utc(moment)
+    # Formatting the fields directly is about three times faster than strftime.
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ" % (  # noqa: UP031 - see above
+        utc.year,
+        utc.month,
+        utc.day,
+        utc.hour,
+        utc.minute,
+        utc.second,
+        utc.microsecond,
+    )
 
 
 def _json(value: Mapping[str, Any]) -> str:
@@ -74,22 +84,23 @@ def _json(value: Mapping[str, Any]) -> str:
 def encode(item: Attributed) -> Encoded:
     """The parts of `item` that do not depend on its position."""
     event = item.event
+    event_class = item.event_class  # a StrEnum: orjson and f-strings see its value
     subject = _json({"actor": event.actor, "source_address": event.source_address})
     content = _json(
         {"labels": dict(event.labels), "message": event.message, "original": event.original}
     )
-    dedup = dedup_key(item.tenant_id, str(item.event_class), content)
+    dedup = dedup_key(item.tenant_id, event_class, content)
     head = {
         "action": event.action,
-        "class": str(item.event_class),
+        "class": event_class,
         "occurred_at": timestamp(event.occurred_at),
-        "outcome": str(event.outcome),
+        "outcome": event.outcome,
         "service": item.service_id,
-        "severity": str(event.severity),
+        "severity": event.severity,
         "tenant": item.tenant_id,
         "v": RECORD_VERSION,
     }
-    return Encoded(item.tenant_id, str(item.event_class), head, subject, content, dedup)
+    return Encoded(item.tenant_id, event_class, head, subject, content, dedup)
 
 
 def dedup_key(tenant_id: str | None, event_class: str, content: str) -> bytes:

@@ -21,7 +21,7 @@ from mamori.core.clock import as_utc, utcnow
 from mamori.core.crypto import derive_key, load_secret_key
 from mamori.core.settings import Settings
 from mamori.ledger import merkle
-from mamori.ledger.models import LedgerCheckpoint, LedgerChunk, LedgerEvent, LedgerState
+from mamori.ledger.models import LedgerCheckpoint, LedgerChunk, LedgerState
 from mamori.ledger.notes import Checkpoint, NoteSigner
 from mamori.ledger.records import (
     Attributed,
@@ -103,10 +103,17 @@ def _fresh(connection: Connection, batch: Sequence[Encoded]) -> list[Encoded]:
     for item in batch:
         unique.setdefault(item.dedup, item)
     keys = list(unique)
-    dedup = LedgerEvent.dedup
+    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    # Driver-level statements: compiling an IN list of hundreds of parameters with
+    # SQLAlchemy each batch cost more than the lookup itself.
     for start in range(0, len(keys), DEDUP_QUERY_SLICE):
         part = keys[start : start + DEDUP_QUERY_SLICE]
-        for (key,) in connection.execute(select(dedup).where(dedup.in_(part))):
+        places = ", ".join([marker] * len(part))
+        found = connection.exec_driver_sql(
+            f"SELECT dedup FROM ledger_events WHERE dedup IN ({places})",  # noqa: S608 - markers only
+            tuple(part),
+        )
+        for (key,) in found:
             unique.pop(bytes(key), None)
     return list(unique.values())
 

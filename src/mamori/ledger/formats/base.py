@@ -210,6 +210,9 @@ def parse_time(value: Any) -> datetime | None:
         return _from_epoch(value)
     if isinstance(value, str):
         text = value.strip()
+        if text[4:5] == "-" and text[:4].isdigit():
+            # Most shippers send ISO dates: skip the failing float() below.
+            return _from_iso(text)
         try:
             return _from_epoch(int(text) if text.lstrip("-").isdigit() else float(text))
         except ValueError:
@@ -353,7 +356,13 @@ def lookup(record: Mapping[str, Any], path: str) -> Any:
 def first_value(record: Mapping[str, Any], keys: Iterable[str]) -> Any:
     """The first present, non-empty scalar value among `keys`; None if there is none."""
     for key in keys:
-        value = lookup(record, key)
+        # Most keys are absent or top-level; only dotted ones need the walk.
+        if key in record:
+            value = record[key]
+        elif "." in key:
+            value = lookup(record, key)
+        else:
+            continue
         if isinstance(value, str | int | float | bool) and value != "":
             return value
     return None
