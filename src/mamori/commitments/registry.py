@@ -32,6 +32,7 @@ class ResultStatus(StrEnum):
     PASS = "pass"  # noqa: S105 - an outcome, not a password
     FAIL = "fail"
     ERROR = "error"
+    UNKNOWN = "unknown"  # the data the check needs could not be collected; never a pass
     NOT_APPLICABLE = "not_applicable"
 
 

@@ -5,12 +5,13 @@ The rule, applied in this order (docs/status.md explains it for readers):
 1. no check is listed for the commitment                       -> not evidenced
 2. a listed check failed and its severity is high or critical  -> failing
 3. no listed check has a pass or fail outcome                  -> not evidenced
-4. a listed check failed (low/medium), errored or was never
-   evaluated, or any check's latest evidence is too old      -> at risk
+4. a listed check failed (low/medium), errored, could not read
+   its data (unknown) or was never evaluated, or any check's
+   latest evidence is too old                                 -> at risk
 5. otherwise (every listed check passed or was not applicable) -> met
 
-A check's outcome over its subjects is the worst of them: fail > error > pass > not
-applicable; a check with no results at all is "missing".
+A check's outcome over its subjects is the worst of them: fail > error > unknown > pass >
+not applicable; a check with no results at all is "missing".
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ STATUS_LABELS: dict[CommitmentStatus, str] = {
 }
 
 MISSING = "missing"
-_WORST_FIRST = (ResultStatus.FAIL, ResultStatus.ERROR, ResultStatus.PASS)
+_WORST_FIRST = (ResultStatus.FAIL, ResultStatus.ERROR, ResultStatus.UNKNOWN, ResultStatus.PASS)
 _SERIOUS = {Severity.HIGH, Severity.CRITICAL}
 
 
@@ -82,7 +83,7 @@ def derive_status(
     decisive = {fail, ResultStatus.PASS.value}
     if not any(o.outcome in decisive for o in listed):
         return CommitmentStatus.NOT_EVIDENCED, newest
-    shaky = {fail, ResultStatus.ERROR.value, MISSING}
+    shaky = {fail, ResultStatus.ERROR.value, ResultStatus.UNKNOWN.value, MISSING}
     oldest = min(times) if times else None
     stale = oldest is not None and now - oldest > max_age
     if stale or any(o.outcome in shaky for o in listed):

@@ -1,0 +1,1 @@
+"""Collectors: one file per cloud behind `base.Collector`."""
