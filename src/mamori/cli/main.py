@@ -16,6 +16,7 @@ from mamori.core.db import Database
 from mamori.core.i18n import LANGUAGES, N_
 from mamori.core.settings import Settings
 from mamori.ledger.cli import ledger_app
+from mamori.posture.cli import posture_app
 from mamori.publishing.cli import whitepaper_command
 from mamori.publishing.service import PublishingService
 from mamori.tenants.cli import invite_demo_accounts, users_app
@@ -30,6 +31,7 @@ app = typer.Typer(
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(users_app, name="users")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(posture_app, name="posture")
 app.command("evaluate")(evaluate_command)
 app.command("whitepaper")(whitepaper_command)
 app.command("serve")(serve_command)

@@ -167,7 +167,12 @@ def collector(name: str, target: CheckRegistry | None = None) -> Callable[[Colle
     return decorate
 
 
-CHECK_MODULES: tuple[str, ...] = ("mamori.commitments.checks", "mamori.ledger.checks")
+CHECK_MODULES: tuple[str, ...] = (
+    "mamori.commitments.checks",
+    "mamori.ledger.checks",
+    "mamori.posture.checks",
+    "mamori.posture.facts",
+)
 
 
 def load_all_checks() -> CheckRegistry:

@@ -154,6 +154,17 @@ class Settings(BaseSettings):
         default=None,
         description="YAML rules placing provider-sent events in tenants and services.",
     )
+    posture_attribution_file: Path | None = Field(
+        default=None,
+        description="YAML rules assigning cloud resources to services and tenants "
+        "(docs/posture.md).",
+    )
+    posture_sources_file: Path | None = Field(
+        default=None,
+        description="YAML naming the AWS accounts (with assume-role ARNs) and Azure "
+        "subscriptions `mamori posture collect` reads; credentials come from the "
+        "environment (AWS's and Azure's default credential chains).",
+    )
     alert_recipients: str = Field(
         default="",
         description="Comma-separated on-call addresses that receive every security alert.",

@@ -65,6 +65,8 @@ class Permission(StrEnum):
     VIEW_ALERTS_ALL = "view_alerts_all"
     VIEW_ALERTS_TENANT = "view_alerts_tenant"
     MANAGE_ALERTS = "manage_alerts"
+    VIEW_POSTURE_ALL = "view_posture_all"
+    VIEW_POSTURE_TENANT = "view_posture_tenant"
 
 
 P = Permission
@@ -87,6 +89,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.VERIFY_LEDGER,
             P.APPROVE_DISCLOSURE,
             P.VIEW_ALERTS_ALL,
+            P.VIEW_POSTURE_ALL,
         }
     ),
     Role.SECURITY_OFFICER: frozenset(
@@ -108,6 +111,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.APPROVE_DISCLOSURE,
             P.VIEW_ALERTS_ALL,
             P.MANAGE_ALERTS,
+            P.VIEW_POSTURE_ALL,
         }
     ),
     Role.OPERATOR: frozenset(
@@ -121,6 +125,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.VIEW_CHECKPOINTS,
             P.VIEW_ALERTS_ALL,
             P.MANAGE_ALERTS,
+            P.VIEW_POSTURE_ALL,
         }
     ),
     # Auditors read everything except customer data: they never request grants.
@@ -135,6 +140,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.VIEW_CHECKPOINTS,
             P.VERIFY_LEDGER,
             P.VIEW_ALERTS_ALL,
+            P.VIEW_POSTURE_ALL,
         }
     ),
     Role.TENANT_ADMIN: frozenset(
@@ -154,6 +160,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.REQUEST_ANALYSIS,
             P.REQUEST_DISCLOSURE,
             P.VIEW_ALERTS_TENANT,
+            P.VIEW_POSTURE_TENANT,
         }
     ),
     Role.TENANT_MEMBER: frozenset(

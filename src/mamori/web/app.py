@@ -20,6 +20,7 @@ from mamori.core.settings import Settings
 from mamori.ledger import alert_views, analysis_views, checkpoint_api, disclosure_views
 from mamori.ledger import api as ledger_api
 from mamori.ledger.ingest import INGEST_PATHS
+from mamori.posture import views as posture_views
 from mamori.tenants import api as tenants_api
 from mamori.tenants.views import auth as auth_views
 from mamori.tenants.views import people as people_views
@@ -67,6 +68,7 @@ def create_app(
     app.include_router(disclosure_views.router)
     app.include_router(checkpoint_api.router)
     app.include_router(alert_views.router)
+    app.include_router(posture_views.router)
     install_error_handlers(app)
 
     @app.middleware("http")

@@ -30,6 +30,8 @@ NAVIGATION: tuple[tuple[str, str, str], ...] = (
     ("/audit", N_("Audit trail"), Permission.VIEW_AUDIT_ALL),
     ("/alerts", N_("Security alerts"), Permission.VIEW_ALERTS_ALL),
     ("/alerts", N_("Security alerts"), Permission.VIEW_ALERTS_TENANT),
+    ("/posture", N_("Cloud posture"), Permission.VIEW_POSTURE_ALL),
+    ("/posture", N_("Cloud posture"), Permission.VIEW_POSTURE_TENANT),
     ("/analyses", N_("Log analyses"), Permission.REQUEST_ANALYSIS),
     ("/disclosures", N_("Evidence requests"), Permission.REQUEST_DISCLOSURE),
     ("/disclosures", N_("Evidence requests"), Permission.REVIEW_DISCLOSURE),

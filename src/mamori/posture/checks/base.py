@@ -136,6 +136,7 @@ def number(context: CheckContext, name: str, default: float) -> float:
 
 
 PostureFunction = Callable[[CheckContext, PostureFacts], Iterable[Finding]]
+POSTURE_CHECKS: set[str] = set()  # ids of the checks registered with posture_check
 
 
 def posture_check(
@@ -163,6 +164,7 @@ def posture_check(
             yield from function(context, facts)
 
         run.__doc__ = function.__doc__
+        POSTURE_CHECKS.add(id)
         check(
             id=id,
             title=title,
@@ -174,3 +176,66 @@ def posture_check(
         return function
 
     return decorate
+
+
+# Commitment parameters shared by the AWS and Azure checks ------------------------------
+
+DEFAULT_ADMIN_PORTS = (22, 3389, 5985, 5986)
+DEFAULT_PRODUCTION_TAGS = {"environment": ("production", "prod")}
+DAYS_PER_MONTH = 365 / 12
+
+
+def retention_days_required(context: CheckContext) -> int:
+    """Days of log retention the promise needs: `log_retention_months` (12) as days."""
+    months = number(context, "log_retention_months", 12)
+    return int(-(-months * DAYS_PER_MONTH // 1))  # ceiling: 12 months -> 365 days
+
+
+def never_expire_ok(context: CheckContext) -> bool:
+    """Whether "never expire" meets the promise (`log_never_expire_meets_policy`, true)."""
+    return bool(context.parameters.get("log_never_expire_meets_policy", True))
+
+
+def approved_images(context: CheckContext, provider: str) -> tuple[str, ...]:
+    """Approved image patterns (fnmatch) for `provider` (`approved_images` parameter).
+
+    AWS patterns match AMI ids; Azure patterns match `publisher:offer:sku`.
+    """
+    configured = context.parameters.get("approved_images")
+    if isinstance(configured, Mapping):
+        return tuple(str(pattern) for pattern in configured.get(provider) or ())
+    return ()
+
+
+def admin_ports(context: CheckContext) -> tuple[int, ...]:
+    """Ports that must never be open to the internet (`admin_ports` parameter)."""
+    configured = context.parameters.get("admin_ports")
+    if isinstance(configured, list | tuple) and configured:
+        return tuple(int(port) for port in configured)
+    return DEFAULT_ADMIN_PORTS
+
+
+def minimum_tls(context: CheckContext) -> tuple[int, int]:
+    """The minimum TLS version as (major, minor), from `minimum_tls_version` ("1.2")."""
+    return tls_version(str(context.parameters.get("minimum_tls_version", "1.2"))) or (1, 2)
+
+
+def tls_version(text: str | None) -> tuple[int, int] | None:
+    """(1, 2) from "1.2", "TLS1_2", "TLSv1.2_2021" or "TLS12"; (1, 0) from "TLSv1"; else None."""
+    import re
+
+    if not text:
+        return None
+    match = re.search(r"(?i)(?:tlsv?|^)\s*1(?:[._]?([0-3]))?", str(text))
+    return (1, int(match.group(1) or 0)) if match else None
+
+
+def is_production(context: CheckContext, resource: Resource) -> bool:
+    """Whether `resource` is production by its tags (`production_tags` parameter)."""
+    configured = context.parameters.get("production_tags")
+    wanted = configured if isinstance(configured, Mapping) else DEFAULT_PRODUCTION_TAGS
+    tags = {key.lower(): str(value).lower() for key, value in resource.tags.items()}
+    for key, values in wanted.items():
+        if tags.get(str(key).lower()) in {str(v).lower() for v in values}:
+            return True
+    return False

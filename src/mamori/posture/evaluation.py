@@ -1,0 +1,52 @@
+"""Evaluate the posture checks over one snapshot without storing anything.
+
+Used by `mamori posture evaluate --snapshot FILE` and by tests: the same checks the
+spine's evaluation runs, with the same commitment parameters, on a snapshot at hand.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from mamori.commitments.evaluation import cited_by, parameters_for, run_check
+from mamori.commitments.models import Commitment
+from mamori.commitments.registry import CheckContext, CheckRegistry, Finding
+from mamori.posture.attribution import AttributionRules, attribute_all
+from mamori.posture.checks.base import POSTURE_CHECKS, PostureFacts
+from mamori.posture.snapshot import Snapshot
+
+
+@dataclass(frozen=True)
+class PostureRecords:
+    """The records posture checks read: only `extra["posture"]`."""
+
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def facts_for(snapshot: Snapshot, rules: AttributionRules) -> PostureFacts:
+    """Posture facts for a snapshot at hand, attributed with `rules`."""
+    return PostureFacts(
+        snapshot=snapshot,
+        attribution=attribute_all(rules, snapshot.resources),
+        network_policy=dict(rules.network_policy),
+    )
+
+
+def evaluate_snapshot(
+    facts: PostureFacts, registry: CheckRegistry, commitments: Sequence[Commitment]
+) -> list[tuple[str, Finding]]:
+    """(check id, finding) for every posture check, in registration order."""
+    records = PostureRecords({"posture": facts})
+    results: list[tuple[str, Finding]] = []
+    for definition in registry:
+        if definition.id not in POSTURE_CHECKS:
+            continue
+        context = CheckContext(
+            records=records,
+            parameters=parameters_for(definition.id, commitments),
+            cited_by=cited_by(definition.id, commitments),
+        )
+        results += [(definition.id, finding) for finding in run_check(definition, context)]
+    return results
