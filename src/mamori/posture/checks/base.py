@@ -40,6 +40,10 @@ class PostureFacts:
     # service id -> "dedicated" or "shared" network, from the attribution file
     network_policy: Mapping[str, str] = field(default_factory=dict)
 
+    def resources(self, *types: str) -> list[Resource]:
+        """The snapshot's resources of `types` (none without a snapshot)."""
+        return self.snapshot.of_type(*types) if self.snapshot is not None else []
+
     def of(self, resource: Resource) -> Attribution:
         """The attribution of `resource` (UNATTRIBUTED when none was made)."""
         return self.attribution.get(resource.key, UNATTRIBUTED)

@@ -27,6 +27,7 @@ SCOPES: dict[str, str] = {
     "audit:read": N_("Read the audit trail"),
     "ingest:logs": N_("Send events to the ledger (log shippers)"),
     "ledger:read": N_("Read checkpoints, proofs, analyses and alerts; cosign checkpoints"),
+    "posture:read": N_("Read cloud posture findings"),
 }
 
 
