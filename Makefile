@@ -4,7 +4,7 @@ SHELL := /bin/bash
 UV := ./scripts/uv.sh
 RUN := $(UV) run --frozen
 
-.PHONY: help bootstrap system-deps assets sync demo serve test lint types fmt i18n bench bench-commitments bench-publishing bench-portal bench-ledger clean
+.PHONY: help bootstrap system-deps assets sync demo serve test lint types fmt i18n bench bench-commitments bench-publishing bench-portal bench-ledger bench-posture clean
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -45,7 +45,7 @@ i18n: sync ## Re-extract messages and update the ja/en catalogs
 	@$(RUN) pybabel extract -F babel.cfg -k N_ -k _ --no-location --sort-output -o src/mamori/locale/messages.pot src
 	@$(RUN) pybabel update -i src/mamori/locale/messages.pot -d src/mamori/locale -D messages --no-fuzzy-matching --ignore-obsolete
 
-bench: bench-commitments bench-publishing bench-portal bench-ledger ## Every benchmark
+bench: bench-commitments bench-publishing bench-portal bench-ledger bench-posture ## Every benchmark
 
 bench-commitments: sync ## Evaluate a generated provider (200 services, 2,000 tenants)
 	@$(RUN) python bench/bench_commitments.py $(ARGS)
@@ -58,6 +58,9 @@ bench-portal: sync ## Dashboard and list pages with 1,000 tenants and 10,000 use
 
 bench-ledger: sync ## Ledger bulk and HTTP ingest, verify and purge (--full: 10 million events)
 	@$(RUN) python bench/bench_ledger.py $(ARGS)
+
+bench-posture: sync ## Evaluate 100,000 generated cloud resources; collect a moto-backed account
+	@$(RUN) python bench/bench_posture.py $(ARGS)
 
 clean: ## Remove generated files (keeps ./var)
 	rm -rf .venv .mypy_cache .ruff_cache .pytest_cache

@@ -36,7 +36,7 @@ class ResultStatus(StrEnum):
     NOT_APPLICABLE = "not_applicable"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: checks make one per resource, and frozen init is slow
 class Finding:
     """One result about one subject; `message` is a catalog id filled from `params`."""
 

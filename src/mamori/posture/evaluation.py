@@ -10,8 +10,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mamori.commitments.catalog_loader import Catalog
 from mamori.commitments.evaluation import cited_by, parameters_for, run_check
-from mamori.commitments.models import Commitment
+from mamori.commitments.models import Commitment, CommitmentCheck
 from mamori.commitments.registry import CheckContext, CheckRegistry, Finding
 from mamori.posture.attribution import AttributionRules, attribute_all
 from mamori.posture.checks.base import POSTURE_CHECKS, PostureFacts
@@ -50,3 +51,21 @@ def evaluate_snapshot(
         )
         results += [(definition.id, finding) for finding in run_check(definition, context)]
     return results
+
+
+def commitments_of(catalog: Catalog) -> list[Commitment]:
+    """Unsaved commitment rows (id, parameters, checks) of a catalog read from files."""
+    rows = []
+    for item in catalog.commitments.commitments:
+        checks = catalog.resolved_checks.get(item.id, [])
+        rows.append(
+            Commitment(
+                id=item.id,
+                parameters=dict(item.parameters),
+                checks=[
+                    CommitmentCheck(commitment_id=item.id, check_id=check_id, position=number)
+                    for number, check_id in enumerate(checks)
+                ],
+            )
+        )
+    return rows

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cached_property
 from pathlib import Path
 from typing import IO, Any
 
@@ -130,7 +131,7 @@ class Resource:
     properties: Mapping[str, Any] = field(default_factory=dict)
     raw: tuple[str, ...] = ()  # digests of the raw responses it was built from
 
-    @property
+    @cached_property
     def key(self) -> str:
         """Unique within a snapshot: provider and id."""
         return f"{self.provider}:{self.id}"
