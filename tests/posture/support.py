@@ -92,3 +92,31 @@ def by_subject(findings: Iterable[Finding]) -> dict[str, list[Finding]]:
     for finding in findings:
         grouped.setdefault(finding.subject, []).append(finding)
     return grouped
+
+
+def failed_listing(
+    service: str,
+    operation: str = "List",
+    account: str = "111111111111",
+    region: str = "ap-northeast-1",
+    provider: str = "aws",
+) -> CoverageEntry:
+    """A listing call of `service` that failed with AccessDenied."""
+    return CoverageEntry(provider, account, region, service, operation, False, "AccessDenied", "no")
+
+
+def statuses(findings: Iterable[Finding]) -> list[str]:
+    """The statuses of `findings`, as plain strings, in order."""
+    return [str(finding.status) for finding in findings]
+
+
+def statuses_of(findings: Iterable[Finding], resource: Resource) -> list[str]:
+    """The statuses of the findings about `resource`."""
+    return [str(finding.status) for finding in findings if finding.subject == resource.key]
+
+
+def with_properties(resource: Resource, **properties: Any) -> Resource:
+    """`resource` with `properties` added (for names `aws()` takes itself, like `kind`)."""
+    from dataclasses import replace
+
+    return replace(resource, properties={**resource.properties, **properties})

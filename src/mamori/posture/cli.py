@@ -22,7 +22,12 @@ from mamori.core.scope import TenantScope
 from mamori.posture.evaluation import evaluate_snapshot, facts_for
 from mamori.posture.export import findings_csv, ocsf_event
 from mamori.posture.repository import FindingQuery
-from mamori.posture.service import PostureService, open_snapshot, rules_from_settings
+from mamori.posture.service import (
+    PostureService,
+    evaluate_latest,
+    open_snapshot,
+    rules_from_settings,
+)
 from mamori.posture.snapshot import (
     Snapshot,
     SnapshotDiff,
@@ -133,25 +138,19 @@ def evaluate_command(
             )
             _print_results(results, as_json)
             raise typer.Exit(1 if any(f.status == "fail" for _, f in results) else 0)
-        service = PostureService(session)
-        row = service.latest()
-        if row is None:
+        done = evaluate_latest(session, registry, evidence_log(settings), rules)
+        if done is None:
             raise InputError(
                 N_("no snapshot is stored yet"), hint=N_("mamori posture collect, or load FILE")
             )
-        service.reattribute(row, rules)
-        session.flush()
-        summary = CommitmentsService(session, registry, evidence_log(settings)).evaluate(
-            trigger="posture"
-        )
-        record = service.record_run(row, summary.run_id)
+    row, record = done.snapshot, done.record
     counts = dict(record.counts)
     if as_json:
         console.print_json(
             json.dumps(
                 {
                     "snapshot_id": row.id,
-                    "run_id": summary.run_id,
+                    "run_id": done.run_id,
                     "counts": counts,
                     "opened": record.opened,
                     "resolved": record.resolved,

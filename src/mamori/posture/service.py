@@ -17,9 +17,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from mamori.commitments.evaluation import evaluate
 from mamori.commitments.models import CheckResult, Commitment
+from mamori.commitments.registry import CheckRegistry
 from mamori.core.clock import as_utc, utcnow
 from mamori.core.errors import NotFoundError
+from mamori.core.evidence import EvidenceLog
 from mamori.core.i18n import N_
 from mamori.core.scope import TenantScope
 from mamori.posture.attribution import SHARED, Attribution, AttributionRules, attribute_all
@@ -287,3 +290,30 @@ def rules_from_settings(session: Session, path: Any) -> AttributionRules:
         {tenant.id for tenant in tenants.tenants()},
         {service.id for service in tenants.services()},
     )
+
+
+@dataclass(frozen=True)
+class PostureRun:
+    """One evaluation of the latest snapshot: the snapshot, the spine's run and findings."""
+
+    snapshot: PostureSnapshot
+    run_id: int
+    record: RunRecord
+
+
+def evaluate_latest(
+    session: Session,
+    registry: CheckRegistry,
+    evidence: EvidenceLog | None,
+    rules: AttributionRules,
+    trigger: str = "posture",
+) -> PostureRun | None:
+    """Re-attribute the latest snapshot, evaluate every check, update findings (None: none)."""
+    service = PostureService(session)
+    row = service.latest()
+    if row is None:
+        return None
+    service.reattribute(row, rules)
+    session.flush()
+    summary = evaluate(session, registry, trigger, evidence)
+    return PostureRun(row, summary.run_id, service.record_run(row, summary.run_id))

@@ -225,6 +225,9 @@ class Snapshot:
     scope: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     _by_type: dict[str, list[Resource]] | None = field(default=None, repr=False, compare=False)
     _by_key: dict[str, Resource] | None = field(default=None, repr=False, compare=False)
+    _failed: dict[tuple[str, str], list[CoverageEntry]] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     def add_raw(self, response: RawResponse) -> str:
         """Keep `response` (once) and return its digest."""
@@ -263,6 +266,20 @@ class Snapshot:
             and entry.provider == provider
             and (service is None or entry.service == service)
         ]
+
+    def failed_listings(self, provider: str, service: str) -> list[CoverageEntry]:
+        """Failed listing calls (not about one resource) of `provider`'s `service`.
+
+        Indexed on first use: checks ask this once per resource. Coverage entries added
+        after that are not seen, so collectors finish before checks run.
+        """
+        if self._failed is None:
+            index: dict[tuple[str, str], list[CoverageEntry]] = {}
+            for entry in self.coverage:
+                if not entry.ok and not entry.resource:
+                    index.setdefault((entry.provider, entry.service), []).append(entry)
+            self._failed = index
+        return self._failed.get((provider, service), [])
 
     def digest(self) -> str:
         """SHA-256 over the snapshot's content, independent of how it is stored."""

@@ -65,24 +65,21 @@ def result(
     **details: Any,
 ) -> Finding:
     """A result about `resource`, carrying its place, attribution and raw-response digests."""
-    place = facts.of(resource)
-    return Finding(
-        status,
-        resource.key,
-        message,
-        dict(params or {}),
-        {
-            "resource": resource.id,
-            "type": resource.type,
-            "provider": resource.provider,
-            "account": resource.account,
-            "region": resource.region,
-            "service": place.service,
-            "tenant": place.tenant,
-            "raw": list(resource.raw),
-            **details,
-        },
-    )
+    place = facts.attribution.get(resource.key, UNATTRIBUTED)
+    # Built in one literal: checks make one result per resource and check.
+    where = {
+        "resource": resource.id,
+        "type": resource.type,
+        "provider": resource.provider,
+        "account": resource.account,
+        "region": resource.region,
+        "service": place.service,
+        "tenant": place.tenant,
+        "raw": resource.raw,
+    }
+    if details:
+        where.update(details)
+    return Finding(status, resource.key, message, params or {}, where)
 
 
 def unknown_property(resource: Resource, *names: str) -> str | None:
@@ -186,13 +183,16 @@ def posture_check(
 
 DEFAULT_ADMIN_PORTS = (22, 3389, 5985, 5986)
 DEFAULT_PRODUCTION_TAGS = {"environment": ("production", "prod")}
-DAYS_PER_MONTH = 365 / 12
 
 
 def retention_days_required(context: CheckContext) -> int:
-    """Days of log retention the promise needs: `log_retention_months` (12) as days."""
-    months = number(context, "log_retention_months", 12)
-    return int(-(-months * DAYS_PER_MONTH // 1))  # ceiling: 12 months -> 365 days
+    """Days of log retention the promise needs: `log_retention_months` (12) as days.
+
+    A year counts 365 days and a month 30, the steps the clouds offer (CloudWatch Logs:
+    30, 90, 180, 365, 545 days), so 1, 3, 6, 12 and 18 months map onto real settings.
+    """
+    months = int(number(context, "log_retention_months", 12))
+    return (months // 12) * 365 + (months % 12) * 30
 
 
 def never_expire_ok(context: CheckContext) -> bool:
@@ -230,7 +230,8 @@ def tls_version(text: str | None) -> tuple[int, int] | None:
 
     if not text:
         return None
-    match = re.search(r"(?i)(?:tlsv?|^)\s*1(?:[._]?([0-3]))?", str(text))
+    # The minor digit must stand alone: "TLSv1_2016" is TLS 1.0 of 2016, not 1.2.
+    match = re.search(r"(?i)(?:tlsv?|^)\s*1(?:[._]?([0-3])(?!\d))?", str(text))
     return (1, int(match.group(1) or 0)) if match else None
 
 
