@@ -165,6 +165,13 @@ class Settings(BaseSettings):
         "subscriptions `mamori posture collect` reads; credentials come from the "
         "environment (AWS's and Azure's default credential chains).",
     )
+    posture_collect_hours: int = Field(
+        default=24,
+        ge=1,
+        le=24 * 7,
+        description="Hours between the worker's posture collections (when a sources file "
+        "is set).",
+    )
     alert_recipients: str = Field(
         default="",
         description="Comma-separated on-call addresses that receive every security alert.",

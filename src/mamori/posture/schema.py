@@ -364,6 +364,9 @@ _AZURE: tuple[ResourceType, ...] = (
             "initiative": "str|None",
             "compliance": "Compliant|NonCompliant|Unknown",
             "resource": "id",
+            "assignment_name": "str|None: the assignment's name",
+            "definition_name": "str|None: the policy definition's name (a GUID for built-ins)",
+            "definition_reference": "str|None: the definition's reference id in its initiative",
         },
     ),
 )

@@ -11,7 +11,9 @@ import uvicorn
 from mamori.cli.support import console, handles_errors, opened, say
 from mamori.core.i18n import N_
 from mamori.core.settings import get_settings
+from mamori.ledger.evidence import LedgerEvidenceLog
 from mamori.ledger.tasks import Worker, ledger_jobs
+from mamori.posture.tasks import posture_jobs
 
 
 def serve_app(host: str, port: int) -> None:
@@ -29,6 +31,9 @@ def serve_app(host: str, port: int) -> None:
             context = app.state.mamori
             worker = Worker(
                 ledger_jobs(database, settings, registry, context.notifier, context.ledger)
+                + posture_jobs(
+                    database, settings, registry, LedgerEvidenceLog(context.ledger.writer)
+                )
             )
             threading.Thread(target=worker.run_forever, args=(stop,), daemon=True).start()
         console.print(
@@ -50,7 +55,10 @@ def worker_command() -> None:
     with opened() as (settings, database, registry):
         ledger = LedgerService(database, settings)
         notifier = notifier_from_settings(settings)
-        worker = Worker(ledger_jobs(database, settings, registry, notifier, ledger))
+        worker = Worker(
+            ledger_jobs(database, settings, registry, notifier, ledger)
+            + posture_jobs(database, settings, registry, LedgerEvidenceLog(ledger.writer))
+        )
         console.print(say(N_("The mamori worker is running (Ctrl+C stops it)")), highlight=False)
         try:
             worker.run_forever(threading.Event())
