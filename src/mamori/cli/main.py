@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn
+from sqlalchemy.orm import Session
 
 from mamori import __version__
 from mamori.cli.support import console, evidence_log, handles_errors, opened, say
@@ -91,6 +92,35 @@ def seed_demo_ledger(database: Database, settings: Settings) -> int:
     return stored
 
 
+def seed_demo_posture(session: Session) -> int:
+    """Store the demo provider's made-up cloud estate as a snapshot; its id."""
+    from mamori.core.clock import utcnow
+    from mamori.posture.attribution import AttributionRules
+    from mamori.posture.demo import demo_snapshot
+    from mamori.posture.service import PostureService
+    from mamori.tenants.service import TenantsService
+
+    tenants = TenantsService(session)
+    subscribed: dict[str, list[str]] = {}
+    for tenant in tenants.tenants():
+        for link in tenant.subscriptions:
+            subscribed.setdefault(link.service_id, []).append(tenant.id)
+    services = [
+        (service.id, list(service.platforms or []), subscribed.get(service.id, []))
+        for service in tenants.services()
+    ]
+    snapshot = demo_snapshot(services, utcnow())
+    return PostureService(session).store(snapshot, "demo", AttributionRules()).id
+
+
+def record_demo_posture(session: Session, snapshot_id: int, run_id: int) -> None:
+    """Turn the demo evaluation's posture results into findings."""
+    from mamori.posture.service import PostureService
+
+    service = PostureService(session)
+    service.record_run(service.get(snapshot_id), run_id)
+
+
 @app.command("demo")
 @handles_errors
 def demo(
@@ -108,10 +138,14 @@ def demo(
                 CommitmentsService(session, registry).load_catalog(catalog)
             bar.update(task, description=say(N_("Sending demo events to the ledger")))
             seed_demo_ledger(database, settings)
+            bar.update(task, description=say(N_("Loading a demo cloud snapshot")))
+            with database.session() as session:
+                snapshot_id = seed_demo_posture(session)
             bar.update(task, description=say(N_("Evaluating checks")))
             with database.session() as session:
                 evidence = evidence_log(settings)
                 summary = CommitmentsService(session, registry, evidence).evaluate(trigger="demo")
+                record_demo_posture(session, snapshot_id, summary.run_id)
             bar.update(task, description=say(N_("Writing whitepapers")))
             with database.session() as session:
                 written = PublishingService(session, registry, settings).write_whitepapers(
