@@ -108,7 +108,7 @@ class PostureService:
 
     def record_run(self, row: PostureSnapshot, run_id: int) -> RunRecord:
         """Turn run `run_id`'s posture results on snapshot `row` into findings and counts."""
-        results = self.repository.results_of_run(run_id, POSTURE_CHECKS)
+        results = self.repository.results_of_run(run_id, set(POSTURE_CHECKS))
         commitments = _commitments_by_check(self.session)
         now = as_utc(row.collected_at)
         open_rows = {(f.check_id, f.subject): f for f in self.repository.open_findings()}

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
-
 import pytest
 
-import mamori.posture.checks
+import mamori.posture.checks  # noqa: F401 - registers the posture checks
 from mamori.commitments.registry import ResultStatus, registry
+from mamori.posture.checks.base import POSTURE_CHECKS
 from mamori.posture.schema import TYPES
 from tests.posture.support import failed_listing, run_check, snapshot_of
 
-CHECKS_DIR = Path(mamori.posture.checks.__file__).parent
 COMMITMENTS = {
     "data-storage-location",
     "virtual-environment-segregation",
@@ -23,25 +20,7 @@ COMMITMENTS = {
     "security-requirements",
 }
 
-
-def declared_types() -> dict[str, tuple[str, ...]]:
-    """Check id -> the `types` its posture_check decorator declares (read from source)."""
-    found: dict[str, tuple[str, ...]] = {}
-    for path in sorted(CHECKS_DIR.glob("aws_*.py")):
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if not (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Name)
-                and node.func.id == "posture_check"
-            ):
-                continue
-            keywords = {k.arg: k.value for k in node.keywords}
-            check_id = ast.literal_eval(keywords["id"])
-            found[check_id] = tuple(ast.literal_eval(keywords["types"]))
-    return found
-
-
-TYPES_BY_CHECK = declared_types()
+TYPES_BY_CHECK = {k: v for k, v in POSTURE_CHECKS.items() if k.startswith("aws_")}
 
 
 def test_every_aws_check_is_registered_with_metadata() -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from mamori.commitments.registry import CheckContext, Finding, Severity
 from mamori.core.i18n import N_
 from mamori.core.text import LText
-from mamori.posture.checks.aws_residency import (
+from mamori.posture.checks.aws_common import (
     ANYWHERE,
     aws_resources,
     tail,

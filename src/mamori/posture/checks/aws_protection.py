@@ -15,8 +15,7 @@ from typing import Any
 from mamori.commitments.registry import CheckContext, Finding, ResultStatus, Severity
 from mamori.core.i18n import N_
 from mamori.core.text import LText
-from mamori.posture.checks.aws_hardening import from_anywhere
-from mamori.posture.checks.aws_residency import (
+from mamori.posture.checks.aws_common import (
     aws_resources,
     listing_failed,
     place_result,
@@ -24,6 +23,7 @@ from mamori.posture.checks.aws_residency import (
     unread,
     used_regions,
 )
+from mamori.posture.checks.aws_hardening import from_anywhere
 from mamori.posture.checks.base import (
     FAIL,
     PASS,

@@ -20,7 +20,7 @@ from mamori.commitments.registry import CheckContext, Finding, Severity
 from mamori.core.i18n import N_
 from mamori.core.text import LText
 from mamori.posture.attribution import SHARED
-from mamori.posture.checks.aws_residency import aws_resources, tail, unknown_result, unread
+from mamori.posture.checks.aws_common import aws_resources, tail, unknown_result, unread
 from mamori.posture.checks.base import (
     FAIL,
     NOT_APPLICABLE,

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from mamori.commitments.registry import CheckContext, Finding, Severity
 from mamori.core.i18n import N_
 from mamori.core.text import LText
-from mamori.posture.checks.aws_residency import aws_resources, unknown_result, unread
+from mamori.posture.checks.aws_common import aws_resources, unknown_result, unread
 from mamori.posture.checks.base import (
     FAIL,
     PASS,

@@ -137,7 +137,7 @@ def number(context: CheckContext, name: str, default: float) -> float:
 
 
 PostureFunction = Callable[[CheckContext, PostureFacts], Iterable[Finding]]
-POSTURE_CHECKS: set[str] = set()  # ids of the checks registered with posture_check
+POSTURE_CHECKS: dict[str, tuple[str, ...]] = {}  # check id -> resource types it reads
 
 
 def posture_check(
@@ -165,7 +165,7 @@ def posture_check(
             yield from function(context, facts)
 
         run.__doc__ = function.__doc__
-        POSTURE_CHECKS.add(id)
+        POSTURE_CHECKS[id] = types
         check(
             id=id,
             title=title,
