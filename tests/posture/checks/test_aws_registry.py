@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-import mamori.posture.checks  # noqa: F401 - registers the posture checks
+import mamori.posture.checks
 from mamori.commitments.registry import ResultStatus, registry
 from mamori.posture.checks.base import POSTURE_CHECKS
 from mamori.posture.schema import TYPES
 from tests.posture.support import failed_listing, run_check, snapshot_of
+
+CHECKS_DIR = Path(mamori.posture.checks.__file__).parent
 
 COMMITMENTS = {
     "data-storage-location",
