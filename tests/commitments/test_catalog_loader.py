@@ -104,10 +104,10 @@ def _missing_ja(catalog: Path) -> tuple[str, int, str | None]:
 def _unknown_check(catalog: Path) -> tuple[str, int, str | None]:
     line = replace_in(
         catalog / "commitments.yaml",
-        "checks: [service_endpoints_https]",
-        "checks: [service_endpoints_https, no_such_check]",
+        "      - service_endpoints_https\n",
+        "      - service_endpoints_https\n      - no_such_check\n",
     )
-    return "commitments.yaml", line, "commitments[8].checks[1]"
+    return "commitments.yaml", line + 1, "commitments[8].checks[1]"
 
 
 def _unknown_service(catalog: Path) -> tuple[str, int, str | None]:

@@ -21,6 +21,7 @@ from mamori.commitments.repository import CommitmentsRepository
 from mamori.core.clock import utcnow
 from mamori.core.evidence import EvidenceLog
 from mamori.core.i18n import N_
+from mamori.core.memory import collector_paused
 from mamori.tenants.models import Provider, Service, Tenant
 from mamori.tenants.service import TenantsService
 
@@ -133,22 +134,23 @@ def evaluate(
     records = collect_records(session, registry)
     summary = EvaluationSummary(run_id=run.id, checks=0, results=0)
     rows: list[Mapping[str, Any]] = []
-    for definition in registry:
-        context = CheckContext(
-            records=records,
-            parameters=parameters_for(definition.id, records.commitments),
-            cited_by=cited_by(definition.id, records.commitments),
-        )
-        findings = run_check(definition, context)
-        statuses = {ResultStatus(f.status) for f in findings}
-        if ResultStatus.ERROR in statuses:
-            summary.errored_checks.append(definition.id)
-        if ResultStatus.FAIL in statuses:
-            summary.failed_checks.append(definition.id)
-        summary.checks += 1
-        for finding in findings:
-            summary.by_status[ResultStatus(finding.status).value] += 1
-            rows.append(_row(run.id, definition, finding))
+    with collector_paused():  # checks make a result per subject; see core/memory.py
+        for definition in registry:
+            context = CheckContext(
+                records=records,
+                parameters=parameters_for(definition.id, records.commitments),
+                cited_by=cited_by(definition.id, records.commitments),
+            )
+            findings = run_check(definition, context)
+            statuses = {ResultStatus(f.status) for f in findings}
+            if ResultStatus.ERROR in statuses:
+                summary.errored_checks.append(definition.id)
+            if ResultStatus.FAIL in statuses:
+                summary.failed_checks.append(definition.id)
+            summary.checks += 1
+            for finding in findings:
+                summary.by_status[ResultStatus(finding.status).value] += 1
+                rows.append(_row(run.id, definition, finding))
     repository.add_results(rows)
     if evidence is not None:
         evidence.record(session, rows)

@@ -169,8 +169,7 @@ class Settings(BaseSettings):
         default=24,
         ge=1,
         le=24 * 7,
-        description="Hours between the worker's posture collections (when a sources file "
-        "is set).",
+        description="Hours between the worker's posture collections (when a sources file is set).",
     )
     alert_recipients: str = Field(
         default="",

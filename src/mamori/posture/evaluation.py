@@ -14,6 +14,7 @@ from mamori.commitments.catalog_loader import Catalog
 from mamori.commitments.evaluation import cited_by, parameters_for, run_check
 from mamori.commitments.models import Commitment, CommitmentCheck
 from mamori.commitments.registry import CheckContext, CheckRegistry, Finding
+from mamori.core.memory import collector_paused
 from mamori.posture.attribution import AttributionRules, attribute_all
 from mamori.posture.checks.base import POSTURE_CHECKS, PostureFacts
 from mamori.posture.snapshot import Snapshot
@@ -41,15 +42,16 @@ def evaluate_snapshot(
     """(check id, finding) for every posture check, in registration order."""
     records = PostureRecords({"posture": facts})
     results: list[tuple[str, Finding]] = []
-    for definition in registry:
-        if definition.id not in POSTURE_CHECKS:
-            continue
-        context = CheckContext(
-            records=records,
-            parameters=parameters_for(definition.id, commitments),
-            cited_by=cited_by(definition.id, commitments),
-        )
-        results += [(definition.id, finding) for finding in run_check(definition, context)]
+    with collector_paused():
+        for definition in registry:
+            if definition.id not in POSTURE_CHECKS:
+                continue
+            context = CheckContext(
+                records=records,
+                parameters=parameters_for(definition.id, commitments),
+                cited_by=cited_by(definition.id, commitments),
+            )
+            results += [(definition.id, finding) for finding in run_check(definition, context)]
     return results
 
 

@@ -26,6 +26,7 @@ from typing import IO, Any
 import orjson
 
 from mamori.core.clock import as_utc
+from mamori.core.memory import collector_paused
 
 SNAPSHOT_FORMAT = "mamori-posture-snapshot/1"
 UNKNOWN_KEY = "$unknown"  # a property value that could not be read: {"$unknown": "why"}
@@ -94,7 +95,13 @@ class RawResponse:
         cls, provider: str, account: str, region: str, service: str, operation: str, body: Any
     ) -> RawResponse:
         """A raw response whose digest covers where it came from and what it said."""
-        body = json_safe(body)
+        return cls.plain(provider, account, region, service, operation, json_safe(body))
+
+    @classmethod
+    def plain(
+        cls, provider: str, account: str, region: str, service: str, operation: str, body: Any
+    ) -> RawResponse:
+        """Like `of`, for a body that is plain JSON already (read from a file)."""
         where = {
             "provider": provider,
             "account": account,
@@ -335,7 +342,7 @@ def read_snapshot(source: Path | IO[bytes], name: str = "") -> Snapshot:
     label = name or "snapshot"
     snapshot: Snapshot | None = None
     try:
-        with gzip.GzipFile(fileobj=source, mode="rb") as stream:
+        with collector_paused(), gzip.GzipFile(fileobj=source, mode="rb") as stream:
             for number, line in enumerate(stream, start=1):
                 snapshot = _read_line(snapshot, line, label, number)
     except (OSError, EOFError) as exc:
@@ -370,7 +377,7 @@ def _read_line(snapshot: Snapshot | None, line: bytes, label: str, number: int) 
 def _add_line(snapshot: Snapshot, data: dict[str, Any]) -> None:
     kind = data.pop("kind", None)
     if kind == "raw":
-        response = RawResponse.of(
+        response = RawResponse.plain(
             str(data["provider"]),
             str(data["account"]),
             str(data["region"]),

@@ -39,6 +39,26 @@ class PostureFacts:
     snapshot_id: int | None = None
     # service id -> "dedicated" or "shared" network, from the attribution file
     network_policy: Mapping[str, str] = field(default_factory=dict)
+    # resource key -> the details every result about it carries, made once and shared
+    _where: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False, compare=False)
+
+    def where(self, resource: Resource) -> dict[str, Any]:
+        """Place, attribution and raw digests of `resource`: shared, never to be changed."""
+        found = self._where.get(resource.key)
+        if found is None:
+            place = self.attribution.get(resource.key, UNATTRIBUTED)
+            found = {
+                "resource": resource.id,
+                "type": resource.type,
+                "provider": resource.provider,
+                "account": resource.account,
+                "region": resource.region,
+                "service": place.service,
+                "tenant": place.tenant,
+                "raw": resource.raw,
+            }
+            self._where[resource.key] = found
+        return found
 
     def resources(self, *types: str) -> list[Resource]:
         """The snapshot's resources of `types` (none without a snapshot)."""
@@ -64,22 +84,15 @@ def result(
     params: Mapping[str, str | int] | None = None,
     **details: Any,
 ) -> Finding:
-    """A result about `resource`, carrying its place, attribution and raw-response digests."""
-    place = facts.attribution.get(resource.key, UNATTRIBUTED)
-    # Built in one literal: checks make one result per resource and check.
-    where = {
-        "resource": resource.id,
-        "type": resource.type,
-        "provider": resource.provider,
-        "account": resource.account,
-        "region": resource.region,
-        "service": place.service,
-        "tenant": place.tenant,
-        "raw": resource.raw,
-    }
-    if details:
-        where.update(details)
-    return Finding(status, resource.key, message, params or {}, where)
+    """A result about `resource`, carrying its place, attribution and raw-response digests.
+
+    Results without extra details share one details mapping per resource: a snapshot of
+    100,000 resources gives several hundred thousand results.
+    """
+    where = facts.where(resource)
+    return Finding(
+        status, resource.key, message, params or {}, {**where, **details} if details else where
+    )
 
 
 def unknown_property(resource: Resource, *names: str) -> str | None:
