@@ -218,7 +218,11 @@ def _ebs(session: Any, world: World) -> None:
         )["VolumeId"]
         world.volumes[role] = volume
         world.snapshots[role] = ec2.create_snapshot(VolumeId=volume)["SnapshotId"]
-    stale = ec2.create_snapshot(VolumeId=world.volumes["encrypted"])["SnapshotId"]
+    # A volume whose only backup is the stale snapshot below: the backup-age check's case.
+    world.volumes["neglected"] = ec2.create_volume(
+        AvailabilityZone=f"{TOKYO}a", Size=8, Encrypted=True, TagSpecifications=spec
+    )["VolumeId"]
+    stale = ec2.create_snapshot(VolumeId=world.volumes["neglected"])["SnapshotId"]
     # moto stamps snapshots "now"; an old one can only be made by ageing it in place
     backend = ec2_backends[ACCOUNT][TOKYO]
     backend.snapshots[stale].start_time = utcnow() - timedelta(days=800)

@@ -17,9 +17,13 @@ from botocore.awsrequest import AWSResponse, HTTPHeaders
 from moto import mock_aws
 from moto.core import set_initial_no_auth_action_count
 
+from mamori.commitments.catalog_loader import DEMO_CATALOG, read_catalog
+from mamori.commitments.registry import load_all_checks
+from mamori.posture.attribution import AttributionRules
 from mamori.posture.collectors.aws import DEFAULT_CONFIG, AwsAccount, AwsCollector
 from mamori.posture.collectors.aws_calls import Answer, Calls
 from mamori.posture.collectors.base import SnapshotBuilder
+from mamori.posture.evaluation import commitments_of, evaluate_snapshot, facts_for
 from mamori.posture.schema import TYPES
 from mamori.posture.snapshot import (
     Resource,
@@ -278,6 +282,114 @@ def test_written_snapshot_reads_back_equal(snapshot: Snapshot) -> None:
     assert diff(snapshot, again).empty
 
 
+def evaluated(snapshot: Snapshot, **parameters: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """(check, subject) -> status of every posture check, with the demo catalog's parameters
+    (and `parameters` merged into the commitments named by their keys)."""
+    registry = load_all_checks()
+    commitments = commitments_of(read_catalog(DEMO_CATALOG, registry))
+    for commitment in commitments:
+        commitment.parameters = {**commitment.parameters, **parameters.get(commitment.id, {})}
+    facts = facts_for(snapshot, AttributionRules())
+    found = evaluate_snapshot(facts, registry, commitments)
+    return {(check, finding.subject): str(finding.status) for check, finding in found}
+
+
+PRODUCTION_APP = {"backup": {"production_tags": {"mamori:service": ["app"]}}}
+
+
+def planted(world: World) -> list[tuple[str, str, str]]:
+    """(check, subject, expected status): every planted violation and its compliant twin."""
+    bucket = "aws:arn:aws:s3:::{}".format
+    ec2 = lambda kind, rid, region=TOKYO: f"aws:{ec2_id(kind, rid, region)}"  # noqa: E731
+    lbs = world.load_balancers
+    return [
+        ("aws_resources_in_allowed_regions", bucket(world.buckets["us"]), "fail"),
+        ("aws_resources_in_allowed_regions", bucket(world.buckets["compliant"]), "pass"),
+        ("aws_s3_replication_in_allowed_regions", bucket(world.buckets["replicated"]), "fail"),
+        ("aws_s3_replication_in_allowed_regions", bucket(world.buckets["compliant"]), "pass"),
+        ("aws_s3_default_encryption", bucket(world.buckets["loose"]), "fail"),
+        ("aws_s3_default_encryption", bucket(world.buckets["compliant"]), "pass"),
+        ("aws_s3_secure_transport", bucket(world.buckets["loose"]), "fail"),
+        ("aws_s3_secure_transport", bucket(world.buckets["compliant"]), "pass"),
+        ("aws_log_groups_retention", f"aws:{world.log_groups['short']}", "fail"),
+        ("aws_log_groups_retention", f"aws:{world.log_groups['long']}", "pass"),
+        ("aws_ebs_volumes_encrypted", ec2("volume", world.volumes["plain"]), "fail"),
+        ("aws_ebs_volumes_encrypted", ec2("volume", world.volumes["encrypted"]), "pass"),
+        ("aws_ebs_snapshots_encrypted", ec2("snapshot", world.snapshots["plain"]), "fail"),
+        ("aws_ebs_snapshots_encrypted", ec2("snapshot", world.snapshots["encrypted"]), "pass"),
+        ("aws_production_backups_recent", ec2("volume", world.volumes["neglected"]), "fail"),
+        ("aws_production_backups_recent", ec2("volume", world.volumes["encrypted"]), "pass"),
+        ("aws_rds_storage_encrypted", f"aws:{world.rds['plain']}", "fail"),
+        ("aws_rds_storage_encrypted", f"aws:{world.rds['encrypted']}", "pass"),
+        ("aws_efs_encrypted", f"aws:{world.efs['plain']}", "fail"),
+        ("aws_efs_encrypted", f"aws:{world.efs['encrypted']}", "pass"),
+        ("aws_no_admin_ports_open_to_internet", ec2("security-group", world.groups["ssh"]), "fail"),
+        (
+            "aws_no_admin_ports_open_to_internet",
+            ec2("security-group", world.groups["https"]),
+            "pass",
+        ),
+        (
+            "aws_security_group_tenant_segregation",
+            ec2("security-group", world.groups["cross_tenant"]),
+            "fail",
+        ),
+        (
+            "aws_vpc_peering_tenant_segregation",
+            ec2("vpc-peering-connection", world.peering),
+            "fail",
+        ),
+        ("aws_instances_imdsv2_required", ec2("instance", world.instances["imds_v1"]), "fail"),
+        ("aws_instances_imdsv2_required", ec2("instance", world.instances["imds_v2"]), "pass"),
+        ("aws_load_balancer_listeners_tls", f"aws:{lbs['http']}", "fail"),
+        ("aws_load_balancer_listeners_tls", f"aws:{lbs['https']}", "pass"),
+        ("aws_waf_on_public_endpoints", f"aws:{lbs['http']}", "fail"),
+        ("aws_waf_on_public_endpoints", f"aws:{lbs['https']}", "pass"),
+        ("aws_guardduty_in_used_regions", f"aws:{ACCOUNT}:{OSAKA}:guardduty", "fail"),
+        ("aws_security_event_alarms", f"aws:{ACCOUNT}:global:security-alarms", "fail"),
+    ]
+
+
+def test_every_planted_violation_is_found_and_every_twin_passes(
+    snapshot: Snapshot, world: World
+) -> None:
+    results = evaluated(snapshot, **PRODUCTION_APP)
+    wrong = [
+        (check, subject, expected, results.get((check, subject), "missing"))
+        for check, subject, expected in planted(world)
+        if results.get((check, subject)) != expected
+    ]
+    assert wrong == []
+
+
+def test_commitment_parameters_change_the_outcome(snapshot: Snapshot, world: World) -> None:
+    us = ("aws_resources_in_allowed_regions", f"aws:arn:aws:s3:::{world.buckets['us']}")
+    short = ("aws_log_groups_retention", f"aws:{world.log_groups['short']}")
+    regions = {"aws": [TOKYO, OSAKA, "us-east-1"], "azure": ["japaneast"]}
+    relaxed = evaluated(
+        snapshot,
+        **{
+            "data-storage-location": {"allowed_regions": regions},
+            "event-logging": {"log_retention_months": 1},
+        },
+    )
+    assert relaxed[us] == "pass" and relaxed[short] == "pass"
+
+
+def test_the_trail_bucket_without_object_lock_is_found(snapshot: Snapshot, world: World) -> None:
+    results = evaluated(snapshot)
+    trail = ("aws_cloudtrail_multi_region_protected", f"aws:{world.trails['strong']}")
+    assert results[trail] == "fail"
+
+
+def test_a_saved_and_loaded_snapshot_evaluates_identically(snapshot: Snapshot) -> None:
+    buffer = io.BytesIO()
+    write_snapshot(snapshot, buffer)
+    buffer.seek(0)
+    again = read_snapshot(buffer)
+    assert evaluated(again, **PRODUCTION_APP) == evaluated(snapshot, **PRODUCTION_APP)
+
+
 def test_throttled_call_is_retried(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     from botocore.retries import bucket, standard
 
@@ -364,6 +476,17 @@ def test_missing_permission_is_recorded_and_yields_nothing(world: World) -> None
     assert limited.of_type("aws.s3.bucket")
     assert limited.of_type("aws.ec2.instance")
     assert limited.of_type("aws.logs.log_group")
+    # The checks of the service that could not be read are unknown, naming the call,
+    # never a pass; the other services' checks still decide.
+    results = evaluated(limited)
+    rds = {
+        subject: status
+        for (check, subject), status in results.items()
+        if check == "aws_rds_storage_encrypted"
+    }
+    assert rds[f"aws:{ACCOUNT}:{TOKYO}:rds"] == "unknown"
+    assert set(rds.values()) == {"unknown"}
+    assert results[("aws_s3_default_encryption", "aws:arn:aws:s3:::tenant-b-loose")] == "fail"
 
 
 def test_diff_after_changing_the_world_names_the_changes(snapshot: Snapshot, world: World) -> None:

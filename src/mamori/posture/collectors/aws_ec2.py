@@ -24,13 +24,15 @@ def collect_ec2(calls: Calls, region: str) -> None:
 
 def region_settings(calls: Calls, region: str) -> None:
     """The region's EBS encryption-by-default settings."""
-    default = calls.call(region, "ec2", "get_ebs_encryption_by_default")
-    key = calls.call(region, "ec2", "get_ebs_default_kms_key_id")
+    # Settings of one resource (the region's): a failure leaves that resource unknown,
+    # not every EC2 check in the region.
+    rid = calls.arn("ec2", region, "region-settings")
+    default = calls.call(region, "ec2", "get_ebs_encryption_by_default", resource=rid)
+    key = calls.call(region, "ec2", "get_ebs_default_kms_key_id", resource=rid)
     properties = {
         "ebs_encryption_by_default": _value(default, "EbsEncryptionByDefault", bool),
         "ebs_default_kms_key": _value(key, "KmsKeyId", str),
     }
-    rid = calls.arn("ec2", region, "region-settings")
     calls.add(region, "aws.ec2.region_settings", rid, region, {}, properties, digests(default, key))
 
 
