@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import boto3
@@ -282,7 +282,7 @@ def test_written_snapshot_reads_back_equal(snapshot: Snapshot) -> None:
     assert diff(snapshot, again).empty
 
 
-def evaluated(snapshot: Snapshot, **parameters: dict[str, Any]) -> dict[tuple[str, str], str]:
+def evaluated(snapshot: Snapshot, **parameters: Mapping[str, Any]) -> dict[tuple[str, str], str]:
     """(check, subject) -> status of every posture check, with the demo catalog's parameters
     (and `parameters` merged into the commitments named by their keys)."""
     registry = load_all_checks()
