@@ -366,13 +366,11 @@ def test_commitment_parameters_change_the_outcome(snapshot: Snapshot, world: Wor
     us = ("aws_resources_in_allowed_regions", f"aws:arn:aws:s3:::{world.buckets['us']}")
     short = ("aws_log_groups_retention", f"aws:{world.log_groups['short']}")
     regions = {"aws": [TOKYO, OSAKA, "us-east-1"], "azure": ["japaneast"]}
-    relaxed = evaluated(
-        snapshot,
-        **{
-            "data-storage-location": {"allowed_regions": regions},
-            "event-logging": {"log_retention_months": 1},
-        },
-    )
+    changes: dict[str, Mapping[str, Any]] = {
+        "data-storage-location": {"allowed_regions": regions},
+        "event-logging": {"log_retention_months": 1},
+    }
+    relaxed = evaluated(snapshot, **changes)
     assert relaxed[us] == "pass" and relaxed[short] == "pass"
 
 
