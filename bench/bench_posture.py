@@ -271,9 +271,9 @@ def child(phase: str, *args: str) -> dict[str, float]:
 def collect_moto(count: int) -> dict[str, float]:
     """Child phase: build a moto account with `count` resources in two regions, collect it."""
     import boto3
-    from mamori.posture.collectors.aws import AwsAccount, AwsCollector
     from moto import mock_aws
 
+    from mamori.posture.collectors.aws import AwsAccount, AwsCollector
     from mamori.posture.collectors.base import collect
 
     with mock_aws():
@@ -297,7 +297,11 @@ def collect_moto(count: int) -> dict[str, float]:
                     CreateBucketConfiguration={"LocationConstraint": region},
                 )
         built = time.perf_counter()
-        collector = AwsCollector([AwsAccount(account)], session_factory=lambda: session)
+        keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+        collector = AwsCollector(
+            [AwsAccount(account)],
+            session_factory=lambda **kwargs: boto3.Session(**{**keys, **kwargs}),
+        )
         snapshot = collect([collector])
         collected = time.perf_counter()
     return {
