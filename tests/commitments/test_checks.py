@@ -110,7 +110,7 @@ def test_owner_and_checks_flags_commitments_without_checks(
     findings = run(demo_database, registry, "commitment_has_owner_and_checks")
     by_subject = {f.subject: f.status for f in findings}
     assert by_subject["commitment:data-storage-location"] == ResultStatus.PASS
-    assert by_subject["commitment:backup"] == ResultStatus.FAIL
+    assert by_subject["commitment:security-awareness-training"] == ResultStatus.FAIL
     assert len(findings) == 22
 
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from mamori.cli.main import seed_demo_posture
 from mamori.commitments.models import CheckResult, Commitment
 from mamori.commitments.registry import CheckContext, CheckRegistry, Finding, Severity, check
 from mamori.commitments.service import CommitmentsService
@@ -76,9 +77,22 @@ def test_demo_statuses_follow_the_evidence(
         service = CommitmentsService(session, registry)
         service.evaluate()
         states = {s.commitment.id: s for s in service.states(max_age=timedelta(hours=1))}
-    assert states["data-storage-location"].status is CommitmentStatus.MET
+    # The services' declared regions pass, but no cloud snapshot exists yet: the posture
+    # checks are unknown, so the promise is only at risk and backups are not evidenced.
+    assert states["data-storage-location"].status is CommitmentStatus.AT_RISK
     assert states["data-storage-location"].latest_evidence_at is not None
-    assert states["backup"].status is CommitmentStatus.NOT_EVIDENCED  # no check yet
+    assert states["backup"].status is CommitmentStatus.NOT_EVIDENCED
+    assert states["security-awareness-training"].status is CommitmentStatus.NOT_EVIDENCED
+
+    with demo_database.session() as session:
+        seed_demo_posture(session)
+    with demo_database.session() as session:
+        service = CommitmentsService(session, registry)
+        service.evaluate()
+        states = {s.commitment.id: s for s in service.states(max_age=timedelta(hours=1))}
+    # The demo estate keeps its data in Japan and backs it up daily.
+    assert states["data-storage-location"].status is CommitmentStatus.MET
+    assert states["backup"].status is CommitmentStatus.MET
 
 
 def test_a_region_outside_the_promise_makes_commitment_3_fail(

@@ -48,6 +48,11 @@ class World:
     trails: dict[str, str] = field(default_factory=dict)  # role -> trail ARN
     load_balancers: dict[str, str] = field(default_factory=dict)  # role -> ARN
     web_acl: str = ""
+    distributions: dict[str, str] = field(default_factory=dict)  # role -> CloudFront ARN
+    api_stages: dict[str, str] = field(default_factory=dict)  # role -> API stage ARN
+    # role -> transit gateway attachment id: "tenant-a"/"tenant-b" share one gateway,
+    # "alone" is tenant-a's VPC on a gateway of its own
+    attachments: dict[str, str] = field(default_factory=dict)
     detector: str = ""  # GuardDuty detector id in Tokyo
     kms_key: str = ""  # multi-region key ARN
     vault: str = ""  # backup vault ARN
@@ -68,6 +73,9 @@ def build_world(session: Any) -> World:
     _instances(session, world)
     _trails(session, world)
     _load_balancers(session, world)
+    _distributions(session, world)
+    _api_stages(session, world)
+    _transit_gateways(session, world)
     _security_services(session, world)
     _backup(session, world)
     _iam(session, world)
@@ -411,6 +419,93 @@ def _load_balancers(session: Any, world: World) -> None:
     )["Summary"]["ARN"]
     waf.associate_web_acl(WebACLArn=acl, ResourceArn=world.load_balancers["https"])
     world.web_acl = acl
+
+
+def _distribution(cloudfront: Any, reference: str, viewer_policy: str) -> str:
+    config = {
+        "CallerReference": reference,
+        "Comment": reference,
+        "Enabled": True,
+        "Origins": {
+            "Quantity": 1,
+            "Items": [
+                {
+                    "Id": "origin",
+                    "DomainName": "origin.tenant-a.example.jp",
+                    "CustomOriginConfig": {
+                        "HTTPPort": 80,
+                        "HTTPSPort": 443,
+                        "OriginProtocolPolicy": "https-only",
+                    },
+                }
+            ],
+        },
+        "DefaultCacheBehavior": {
+            "TargetOriginId": "origin",
+            "ViewerProtocolPolicy": viewer_policy,
+            "CachePolicyId": "658327ea-f89d-4fab-a63d-7e88639e58f6",  # CachingOptimized
+        },
+        "ViewerCertificate": {
+            "ACMCertificateArn": f"arn:aws:acm:us-east-1:{ACCOUNT}:certificate/{reference}",
+            "SSLSupportMethod": "sni-only",
+            "MinimumProtocolVersion": "TLSv1.2_2021",
+        },
+    }
+    created = cloudfront.create_distribution_with_tags(
+        DistributionConfigWithTags={
+            "DistributionConfig": config,
+            "Tags": {"Items": tags("web", "tenant-a")},
+        }
+    )
+    return str(created["Distribution"]["ARN"])
+
+
+def _distributions(session: Any, world: World) -> None:
+    # the same origin and TLS floor; only the viewer protocol policy differs
+    cloudfront = session.client("cloudfront", region_name="us-east-1")
+    world.distributions["plain_http"] = _distribution(cloudfront, "plain-http", "allow-all")
+    world.distributions["https"] = _distribution(cloudfront, "https", "redirect-to-https")
+
+
+def _api_stages(session: Any, world: World) -> None:
+    apigateway = session.client("apigateway", region_name=TOKYO)
+    api = apigateway.create_rest_api(
+        name="tenant-a-api",
+        endpointConfiguration={"types": ["REGIONAL"]},
+        tags=tag_map("api", "tenant-a"),
+    )["id"]
+    root = apigateway.get_resources(restApiId=api)["items"][0]["id"]
+    apigateway.put_method(
+        restApiId=api, resourceId=root, httpMethod="GET", authorizationType="NONE"
+    )
+    apigateway.put_integration(restApiId=api, resourceId=root, httpMethod="GET", type="MOCK")
+    for stage in ("open", "guarded"):
+        apigateway.create_deployment(restApiId=api, stageName=stage)
+        world.api_stages[stage] = f"arn:aws:apigateway:{TOKYO}::/restapis/{api}/stages/{stage}"
+    waf = session.client("wafv2", region_name=TOKYO)
+    waf.associate_web_acl(WebACLArn=world.web_acl, ResourceArn=world.api_stages["guarded"])
+
+
+def _transit_gateways(session: Any, world: World) -> None:
+    ec2 = session.client("ec2", region_name=TOKYO)
+    shared = ec2.create_transit_gateway(Description="shared by both tenants")
+    alone = ec2.create_transit_gateway(Description="tenant-a only")
+    gateways = [
+        ("tenant-a", shared, "tenant-a"),
+        ("tenant-b", shared, "tenant-b"),
+        ("alone", alone, "tenant-a"),
+    ]
+    for role, gateway, tenant in gateways:
+        vpc = world.vpcs[tenant]
+        subnet = ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"][0]
+        world.attachments[role] = ec2.create_transit_gateway_vpc_attachment(
+            TransitGatewayId=gateway["TransitGateway"]["TransitGatewayId"],
+            VpcId=vpc,
+            SubnetIds=[subnet["SubnetId"]],
+            TagSpecifications=[
+                {"ResourceType": "transit-gateway-attachment", "Tags": tags("network", tenant)}
+            ],
+        )["TransitGatewayVpcAttachment"]["TransitGatewayAttachmentId"]
 
 
 def _security_services(session: Any, world: World) -> None:

@@ -227,6 +227,30 @@ def test_load_balancers(snapshot: Snapshot, world: World) -> None:
     assert http["web_acl"] is None
 
 
+def test_cloudfront_api_stages_and_transit_gateways(snapshot: Snapshot, world: World) -> None:
+    plain = aws_id(snapshot, world.distributions["plain_http"])
+    https = aws_id(snapshot, world.distributions["https"]).properties
+    assert plain.region == "global"
+    assert plain.tags["mamori:tenant"] == "tenant-a"
+    assert plain.properties["viewer_protocol_policies"] == ["allow-all"]
+    assert https["viewer_protocol_policies"] == ["redirect-to-https"]
+    assert https["origin_protocol_policies"] == ["https-only"]
+    assert https["minimum_protocol_version"] == "TLSv1.2_2021"
+    stages = {role: aws_id(snapshot, arn).properties for role, arn in world.api_stages.items()}
+    assert stages["open"]["endpoint_type"] == "REGIONAL"
+    assert (stages["open"]["web_acl"], stages["guarded"]["web_acl"]) == (None, world.web_acl)
+    attached = {
+        role: aws_id(snapshot, ec2_id("transit-gateway-attachment", aid)).properties
+        for role, aid in world.attachments.items()
+    }
+    assert attached["tenant-a"]["transit_gateway_id"] == attached["tenant-b"]["transit_gateway_id"]
+    assert attached["alone"]["transit_gateway_id"] != attached["tenant-a"]["transit_gateway_id"]
+    assert (attached["tenant-b"]["resource_type"], attached["tenant-b"]["resource_id"]) == (
+        "vpc",
+        world.vpcs["tenant-b"],
+    )
+
+
 def test_guardduty_kms_backup_iam(snapshot: Snapshot, world: World) -> None:
     detectors = snapshot.of_type("aws.guardduty.detector")
     assert [(d.region, d.properties["enabled"]) for d in detectors] == [(TOKYO, True)]
@@ -345,6 +369,25 @@ def planted(world: World) -> list[tuple[str, str, str]]:
         ("aws_load_balancer_listeners_tls", f"aws:{lbs['https']}", "pass"),
         ("aws_waf_on_public_endpoints", f"aws:{lbs['http']}", "fail"),
         ("aws_waf_on_public_endpoints", f"aws:{lbs['https']}", "pass"),
+        ("aws_waf_on_public_endpoints", f"aws:{world.api_stages['open']}", "fail"),
+        ("aws_waf_on_public_endpoints", f"aws:{world.api_stages['guarded']}", "pass"),
+        ("aws_cloudfront_tls", f"aws:{world.distributions['plain_http']}", "fail"),
+        ("aws_cloudfront_tls", f"aws:{world.distributions['https']}", "pass"),
+        (
+            "aws_transit_gateway_tenant_segregation",
+            ec2("transit-gateway-attachment", world.attachments["tenant-a"]),
+            "fail",
+        ),
+        (
+            "aws_transit_gateway_tenant_segregation",
+            ec2("transit-gateway-attachment", world.attachments["tenant-b"]),
+            "fail",
+        ),
+        (
+            "aws_transit_gateway_tenant_segregation",
+            ec2("transit-gateway-attachment", world.attachments["alone"]),
+            "pass",
+        ),
         ("aws_guardduty_in_used_regions", f"aws:{ACCOUNT}:{OSAKA}:guardduty", "fail"),
         ("aws_security_event_alarms", f"aws:{ACCOUNT}:global:security-alarms", "fail"),
     ]
