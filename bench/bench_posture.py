@@ -24,7 +24,8 @@ from bench._common import emit, emit_ratio, make_parser, note, positive_int, scr
 from mamori.posture.snapshot import RawResponse, Resource, Snapshot, write_snapshot
 
 DEFAULT_RESOURCES = 100_000  # the size: small enough to be the default
-DEFAULT_COLLECT = 2_000  # resources in the moto-backed account, over two regions
+DEFAULT_COLLECT = 300  # resources in the moto-backed account, over two regions
+FULL_COLLECT = 2_000  # the size; moto alone takes minutes to create them
 EVALUATE_TARGET_SECONDS = 3.0
 EVALUATE_RSS_TARGET_MB = 500
 TENANTS = ("midori-city-boe", "sakura-town-boe", "aoba-gakuen", "kita-school")
@@ -326,8 +327,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--collect",
         type=int,
-        default=DEFAULT_COLLECT,
-        help=f"resources in the moto account (default {DEFAULT_COLLECT}; 0 skips)",
+        default=None,
+        help=f"resources in the moto account (default {DEFAULT_COLLECT}; {FULL_COLLECT} with "
+        "--full; 0 skips)",
     )
     parser.add_argument("--seed", type=int, default=2026, help="seed of the generated snapshot")
     parser.add_argument("--phase", help=argparse_hidden())
@@ -360,9 +362,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         emit_ratio("evaluate_wall", median["evaluate_wall"], median["walk_wall"])
         emit("evaluate_peak_rss_mb", max(run["peak_rss_mb"] for run in runs), "MB", digits=0)
         emit("evaluate_peak_rss_mb_target", EVALUATE_RSS_TARGET_MB, "MB")
-    if options.collect > 0:
-        collected = child("collect", str(options.collect))
-        emit("collect_resources_created", options.collect)
+    count = (
+        options.collect
+        if options.collect is not None
+        else (FULL_COLLECT if options.full else DEFAULT_COLLECT)
+    )
+    if count > 0:
+        collected = child("collect", str(count))
+        emit("collect_resources_created", count)
         emit("collect_moto_build_wall", collected["build_wall"], "s")
         emit("collect_resources", int(collected["resources"]))
         emit("collect_calls", int(collected["calls"]))
