@@ -28,7 +28,8 @@ class PostureSnapshot(Base):
     # or last re-attributed; and service id -> "dedicated" or "shared"
     attribution: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     network_policy: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    content: Mapped[bytes] = mapped_column(LargeBinary)  # gzip JSON lines (snapshot.py)
+    # gzip JSON lines (snapshot.py); loaded only when read, not with the row's metadata
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
 
 
 class PostureEvaluation(Base):

@@ -29,7 +29,7 @@ from mamori.posture.attribution import SHARED, Attribution, AttributionRules, at
 from mamori.posture.checks.base import POSTURE_CHECKS, PostureFacts
 from mamori.posture.models import PostureEvaluation, PostureFinding, PostureSnapshot
 from mamori.posture.repository import FindingQuery, PostureRepository
-from mamori.posture.snapshot import Snapshot, read_snapshot, snapshot_bytes
+from mamori.posture.snapshot import Snapshot, digest_of, read_snapshot, snapshot_bytes
 
 OPEN_STATUSES = ("fail", "unknown")
 
@@ -189,8 +189,6 @@ def facts_of(row: PostureSnapshot) -> PostureFacts:
 
 def attribution_digest(row: PostureSnapshot) -> str:
     """A digest of a row's attribution and network policy (they change on re-attribution)."""
-    from mamori.posture.snapshot import digest_of
-
     return digest_of({"a": row.attribution or {}, "n": row.network_policy or {}})
 
 
