@@ -48,7 +48,7 @@ _UNDECIDED = N_("Azure Policy %(assignment)s (%(definition)s) has not decided on
 
 def _states(facts: PostureFacts, wanted: Callable[[Resource], bool]) -> Iterator[Finding]:
     """One result per wanted policy state: its compliance, naming assignment and definition."""
-    for state in facts.snapshot.of_type("azure.policy.state") if facts.snapshot else []:
+    for state in facts.resources("azure.policy.state"):
         if not wanted(state):
             continue
         props = state.properties

@@ -56,7 +56,7 @@ def _flag(facts: PostureFacts, resource: Resource, name: str, ok: bool) -> Findi
 )
 def storage_encrypted(context: CheckContext, facts: PostureFacts) -> Iterator[Finding]:
     """Blob and file service encryption are on."""
-    for account in facts.snapshot.of_type("azure.storage.account") if facts.snapshot else []:
+    for account in facts.resources("azure.storage.account"):
         yield _flag(
             facts,
             account,
@@ -81,7 +81,7 @@ def storage_encrypted(context: CheckContext, facts: PostureFacts) -> Iterator[Fi
 )
 def disk_encrypted(context: CheckContext, facts: PostureFacts) -> Iterator[Finding]:
     """Every disk has an encryption type."""
-    for disk in facts.snapshot.of_type("azure.compute.disk") if facts.snapshot else []:
+    for disk in facts.resources("azure.compute.disk"):
         yield _flag(facts, disk, "encryption_type", bool(disk.properties.get("encryption_type")))
 
 

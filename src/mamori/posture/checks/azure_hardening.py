@@ -75,7 +75,7 @@ def _priority(rule: Mapping[str, Any]) -> int:
 def vm_image(context: CheckContext, facts: PostureFacts) -> Iterator[Finding]:
     """`publisher:offer:sku` (or the image id) matches an `approved_images` pattern."""
     patterns = approved_images(context, "azure")
-    for vm in facts.snapshot.of_type("azure.compute.vm") if facts.snapshot else []:
+    for vm in facts.resources("azure.compute.vm"):
         why = unknown_property(vm, "image")
         image = vm.properties.get("image") or {}
         name = ":".join(str(image.get(key) or "") for key in ("publisher", "offer", "sku"))
@@ -127,7 +127,7 @@ def vm_image(context: CheckContext, facts: PostureFacts) -> Iterator[Finding]:
 )
 def vm_trusted_launch(context: CheckContext, facts: PostureFacts) -> Iterator[Finding]:
     """The security type is TrustedLaunch or ConfidentialVM."""
-    for vm in facts.snapshot.of_type("azure.compute.vm") if facts.snapshot else []:
+    for vm in facts.resources("azure.compute.vm"):
         why = unknown_property(vm, "security_type")
         kind = vm.properties.get("security_type")
         params = {"name": vm.name, "type": str(kind)}
@@ -166,7 +166,7 @@ def vm_trusted_launch(context: CheckContext, facts: PostureFacts) -> Iterator[Fi
 def nsg_admin_ports(context: CheckContext, facts: PostureFacts) -> Iterator[Finding]:
     """No admin port (`admin_ports`) is reachable from Internet, * or 0.0.0.0/0."""
     ports = admin_ports(context)
-    for nsg in facts.snapshot.of_type("azure.network.nsg") if facts.snapshot else []:
+    for nsg in facts.resources("azure.network.nsg"):
         why = unknown_property(nsg, "rules")
         if why:
             yield result(

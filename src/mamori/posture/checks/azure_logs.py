@@ -44,7 +44,7 @@ from mamori.posture.checks.base import (
 def workspace_retention(context: CheckContext, facts: PostureFacts) -> Iterator[Finding]:
     """retention_days >= `log_retention_months` in days; None by the never-expire rule."""
     required = retention_days_required(context)
-    workspaces = facts.snapshot.of_type("azure.loganalytics.workspace") if facts.snapshot else []
+    workspaces = facts.resources("azure.loganalytics.workspace")
     for workspace in workspaces:
         why = unknown_property(workspace, "retention_days")
         days = workspace.properties.get("retention_days")

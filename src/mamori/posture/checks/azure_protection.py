@@ -90,7 +90,7 @@ def _strings(context: CheckContext, name: str, default: tuple[str, ...]) -> tupl
 )
 def nsg_default_deny(context: CheckContext, facts: PostureFacts) -> Iterator[Finding]:
     """No inbound rule allows all ports from the internet."""
-    for nsg in facts.snapshot.of_type("azure.network.nsg") if facts.snapshot else []:
+    for nsg in facts.resources("azure.network.nsg"):
         why = unknown_property(nsg, "rules")
         if why:
             yield result(
@@ -146,7 +146,7 @@ def nsg_default_deny(context: CheckContext, facts: PostureFacts) -> Iterator[Fin
 def defender_plans(context: CheckContext, facts: PostureFacts) -> Iterator[Finding]:
     """Each plan of `defender_plans` is Standard in every subscription."""
     wanted = _strings(context, "defender_plans", DEFAULT_DEFENDER_PLANS)
-    pricings = facts.snapshot.of_type("azure.security.pricing") if facts.snapshot else []
+    pricings = facts.resources("azure.security.pricing")
     for subscription in subscriptions(facts):
         found = {
             str(p.properties.get("plan")).lower(): p for p in pricings if p.account == subscription
@@ -196,9 +196,7 @@ def defender_plans(context: CheckContext, facts: PostureFacts) -> Iterator[Findi
 )
 def app_gateway_waf(context: CheckContext, facts: PostureFacts) -> Iterator[Finding]:
     """A gateway with a public frontend has WAF enabled."""
-    for gateway in (
-        facts.snapshot.of_type("azure.network.application_gateway") if facts.snapshot else []
-    ):
+    for gateway in facts.resources("azure.network.application_gateway"):
         params = {"name": gateway.name}
         why = unknown_property(gateway, "public", "waf_enabled")
         if why:
@@ -233,7 +231,7 @@ def app_gateway_waf(context: CheckContext, facts: PostureFacts) -> Iterator[Find
 )
 def front_door_waf(context: CheckContext, facts: PostureFacts) -> Iterator[Finding]:
     """Every Front Door links a WAF policy."""
-    for door in facts.snapshot.of_type("azure.frontdoor.profile") if facts.snapshot else []:
+    for door in facts.resources("azure.frontdoor.profile"):
         why = unknown_property(door, "waf_policy")
         params = {"name": door.name}
         if why:
@@ -329,7 +327,7 @@ def _setting_status(snapshot: Snapshot, target: str, targets: set[str]) -> Resul
 def activity_log_alerts(context: CheckContext, facts: PostureFacts) -> Iterator[Finding]:
     """Each operation of `alert_operations` has an enabled alert in every subscription."""
     wanted = _strings(context, "alert_operations", DEFAULT_ALERT_OPERATIONS)
-    alerts = facts.snapshot.of_type("azure.monitor.activity_log_alert") if facts.snapshot else []
+    alerts = facts.resources("azure.monitor.activity_log_alert")
     for subscription in subscriptions(facts):
         if facts.snapshot and call_failed(facts.snapshot, "monitor", account=subscription):
             continue  # the failed listing is reported as unknown already

@@ -80,7 +80,7 @@ PAIRED_REGIONS = {
 def resource_region(context: CheckContext, facts: PostureFacts) -> Iterator[Finding]:
     """Every placed Azure resource's location is allowed; global services are skipped."""
     allowed = allowed_regions(context, "azure")
-    for resource in facts.snapshot.of_type(*PLACED_TYPES) if facts.snapshot else []:
+    for resource in facts.resources(*PLACED_TYPES):
         if resource.region == GLOBAL_REGION:
             continue
         ok = resource.region in allowed
@@ -118,7 +118,7 @@ def resource_region(context: CheckContext, facts: PostureFacts) -> Iterator[Find
 def storage_geo_pair(context: CheckContext, facts: PostureFacts) -> Iterator[Finding]:
     """A storage account's secondary location, when it has one, is allowed."""
     allowed = allowed_regions(context, "azure")
-    for account in facts.snapshot.of_type("azure.storage.account") if facts.snapshot else []:
+    for account in facts.resources("azure.storage.account"):
         why = unknown_property(account, "secondary_location")
         secondary = account.properties.get("secondary_location")
         params = {
@@ -179,7 +179,7 @@ def storage_geo_pair(context: CheckContext, facts: PostureFacts) -> Iterator[Fin
 def vault_redundancy(context: CheckContext, facts: PostureFacts) -> Iterator[Finding]:
     """A GeoRedundant vault's paired region is allowed (unknown pairs are unknown)."""
     allowed = allowed_regions(context, "azure")
-    for vault in facts.snapshot.of_type("azure.recoveryservices.vault") if facts.snapshot else []:
+    for vault in facts.resources("azure.recoveryservices.vault"):
         why = unknown_property(vault, "storage_redundancy")
         pair = PAIRED_REGIONS.get(vault.region)
         params = {

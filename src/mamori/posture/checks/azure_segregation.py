@@ -36,7 +36,7 @@ from mamori.posture.checks.base import FAIL, PASS, UNKNOWN, PostureFacts, postur
 )
 def vnet_peering(context: CheckContext, facts: PostureFacts) -> Iterator[Finding]:
     """Each peering joins networks of one tenant, or a shared one (unknown ends: unknown)."""
-    vnets = facts.snapshot.of_type("azure.network.vnet") if facts.snapshot else []
+    vnets = facts.resources("azure.network.vnet")
     by_id = {vnet.id.lower(): vnet for vnet in vnets}
     for vnet in vnets:
         for peering in vnet.properties.get("peerings") or []:

@@ -75,7 +75,7 @@ def _transit(
 )
 def storage_transit(context: CheckContext, facts: PostureFacts) -> Iterator[Finding]:
     """HTTPS only and TLS at least `minimum_tls_version`."""
-    for account in facts.snapshot.of_type("azure.storage.account") if facts.snapshot else []:
+    for account in facts.resources("azure.storage.account"):
         yield _transit(context, facts, account, "https_only", "minimum_tls_version")
 
 
@@ -99,7 +99,7 @@ def storage_transit(context: CheckContext, facts: PostureFacts) -> Iterator[Find
 )
 def web_transit(context: CheckContext, facts: PostureFacts) -> Iterator[Finding]:
     """HTTPS only and TLS at least `minimum_tls_version`."""
-    for site in facts.snapshot.of_type("azure.web.site") if facts.snapshot else []:
+    for site in facts.resources("azure.web.site"):
         yield _transit(context, facts, site, "https_only", "min_tls_version")
 
 
@@ -122,5 +122,5 @@ def web_transit(context: CheckContext, facts: PostureFacts) -> Iterator[Finding]
 )
 def sql_transit(context: CheckContext, facts: PostureFacts) -> Iterator[Finding]:
     """Minimal TLS at least `minimum_tls_version` (unset allows any version: fail)."""
-    for server in facts.snapshot.of_type("azure.sql.server") if facts.snapshot else []:
+    for server in facts.resources("azure.sql.server"):
         yield _transit(context, facts, server, None, "minimal_tls_version")
