@@ -13,6 +13,7 @@ import pytest
 
 from mamori.posture.collectors.base import SnapshotBuilder
 from mamori.posture.snapshot import (
+    READ_BLOCK,
     CoverageEntry,
     Resource,
     Snapshot,
@@ -71,6 +72,42 @@ def test_a_written_snapshot_reads_back_identical(tmp_path: Path) -> None:
     body = next(iter(again.raw.values())).body
     assert body["Buckets"][0]["CreationDate"] == "2026-11-27T03:00:00Z"
     assert body["Size"] == 2.5
+
+
+def test_a_snapshot_larger_than_a_read_block_reads_back_whole(tmp_path: Path) -> None:
+    # Lines straddle the boundaries of the blocks the reader decompresses at a time.
+    builder = SnapshotBuilder(NOW)
+    for number in range(3 * READ_BLOCK // 1000):
+        digest = builder.answered(
+            "aws", "1", "ap-northeast-1", "ec2", "DescribeVolumes", {"n": number, "pad": "x" * 700}
+        )
+        builder.add(
+            Resource(
+                "aws",
+                "1",
+                "ap-northeast-1",
+                "aws.ec2.volume",
+                f"vol-{number}",
+                tags={"mamori:tenant": f"t{number % 3}"},
+                properties={"encrypted": number % 2 == 0},
+                raw=(digest,),
+            )
+        )
+    path = tmp_path / "big.jsonl.gz"
+    write_snapshot(builder.snapshot, path)
+    assert len(gzip.decompress(path.read_bytes())) > 2 * READ_BLOCK
+    again = read_snapshot(path)
+    assert len(again.resources) == len(builder.snapshot.resources)
+    assert sorted(again.resources, key=lambda r: r.key) == sorted(
+        builder.snapshot.resources, key=lambda r: r.key
+    )
+    assert again.digest() == builder.snapshot.digest()
+
+
+def test_a_last_line_without_a_newline_is_read() -> None:
+    data = gzip.decompress(snapshot_bytes(sample())).rstrip(b"\n")
+    again = read_snapshot(io.BytesIO(gzip.compress(data)))
+    assert again.digest() == sample().digest()
 
 
 def test_the_same_snapshot_always_writes_the_same_bytes() -> None:

@@ -29,10 +29,10 @@ class PostureRecords:
 
 def facts_for(snapshot: Snapshot, rules: AttributionRules) -> PostureFacts:
     """Posture facts for a snapshot at hand, attributed with `rules`."""
+    with collector_paused():
+        attribution = attribute_all(rules, snapshot.resources)
     return PostureFacts(
-        snapshot=snapshot,
-        attribution=attribute_all(rules, snapshot.resources),
-        network_policy=dict(rules.network_policy),
+        snapshot=snapshot, attribution=attribution, network_policy=dict(rules.network_policy)
     )
 
 

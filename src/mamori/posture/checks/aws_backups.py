@@ -33,9 +33,9 @@ from mamori.posture.checks.base import (
     PASS,
     UNKNOWN,
     PostureFacts,
-    is_production,
     number,
     posture_check,
+    production_test,
     result,
 )
 from mamori.posture.snapshot import Resource, Snapshot
@@ -53,10 +53,11 @@ GONE_STATES = frozenset({"terminated", "shutting-down", "deleting", "deleted"})
 
 def production(context: CheckContext, snapshot: Snapshot) -> list[Resource]:
     """Production resources of the backup-able types that still exist."""
+    is_production = production_test(context)
     return [
         resource
         for resource in aws_resources(snapshot, *BACKUP_TYPES)
-        if is_production(context, resource)
+        if is_production(resource)
         and str(resource.properties.get("state", "")).lower() not in GONE_STATES
     ]
 

@@ -109,8 +109,14 @@ def aws_resources(snapshot: Snapshot, *types: str) -> list[Resource]:
     return [r for r in snapshot.of_type(*types) if r.provider == "aws"]
 
 
-def default_infrastructure(snapshot: Snapshot) -> set[str]:
+def default_infrastructure(facts: PostureFacts) -> frozenset[str]:
     """Keys of what AWS creates in every region: default VPCs, their subnets, default groups."""
+    snapshot = facts.snapshot
+    assert snapshot is not None  # noqa: S101 - only called under posture_check
+    return facts.derived("aws_default_infrastructure", lambda: _defaults(snapshot))
+
+
+def _defaults(snapshot: Snapshot) -> frozenset[str]:
     keys: set[str] = set()
     default_vpcs: set[tuple[str, str, str]] = set()
     for vpc in aws_resources(snapshot, "aws.ec2.vpc"):
@@ -123,12 +129,18 @@ def default_infrastructure(snapshot: Snapshot) -> set[str]:
     for group in aws_resources(snapshot, "aws.ec2.security_group"):
         if group.properties.get("group_name") == "default":
             keys.add(group.key)
-    return keys
+    return frozenset(keys)
 
 
-def used_regions(snapshot: Snapshot) -> dict[str, set[str]]:
+def used_regions(facts: PostureFacts) -> Mapping[str, frozenset[str]]:
     """Account -> regions holding at least one resource that is more than AWS's defaults."""
-    defaults = default_infrastructure(snapshot)
+    return facts.derived("aws_used_regions", lambda: _used_regions(facts))
+
+
+def _used_regions(facts: PostureFacts) -> Mapping[str, frozenset[str]]:
+    snapshot = facts.snapshot
+    assert snapshot is not None  # noqa: S101 - only called under posture_check
+    defaults = default_infrastructure(facts)
     used: dict[str, set[str]] = {}
     for resource in snapshot.resources:
         if (
@@ -139,7 +151,7 @@ def used_regions(snapshot: Snapshot) -> dict[str, set[str]]:
         ):
             continue
         used.setdefault(resource.account, set()).add(resource.region)
-    return used
+    return {account: frozenset(regions) for account, regions in used.items()}
 
 
 def listing_failed(snapshot: Snapshot, service: str, account: str, region: str) -> bool:

@@ -140,11 +140,11 @@ def ebs_volumes_encrypted(context: CheckContext, facts: PostureFacts) -> Iterato
 def ebs_encryption_by_default(context: CheckContext, facts: PostureFacts) -> Iterator[Finding]:
     """Per account and region that is in use or allowed: encryption by default is on."""
     assert facts.snapshot is not None  # noqa: S101 - the decorator guarantees it
-    used = used_regions(facts.snapshot)
+    used = used_regions(facts)
     allowed = allowed_regions(context, "aws")
     for settings in aws_resources(facts.snapshot, "aws.ec2.region_settings"):
         if settings.region not in allowed and settings.region not in used.get(
-            settings.account, set()
+            settings.account, frozenset()
         ):
             continue  # a region the account neither uses nor may use
         missing = unread(settings, "ebs_encryption_by_default")

@@ -131,7 +131,7 @@ def guardduty_in_used_regions(context: CheckContext, facts: PostureFacts) -> Ite
     detectors: dict[tuple[str, str], list[Resource]] = {}
     for detector in aws_resources(facts.snapshot, "aws.guardduty.detector"):
         detectors.setdefault((detector.account, detector.region), []).append(detector)
-    for account, regions in sorted(used_regions(facts.snapshot).items()):
+    for account, regions in sorted(used_regions(facts).items()):
         for region in sorted(regions):
             found = detectors.get((account, region), [])
             if not found:

@@ -67,9 +67,15 @@ ALL_DATA_TYPES = (
 
 
 def _region_verdict(
-    facts: PostureFacts, resource: Resource, region: str, allowed: frozenset[str]
+    facts: PostureFacts,
+    resource: Resource,
+    region: str,
+    allowed: frozenset[str],
+    shared: dict[str, dict[str, str | int]],
 ) -> Finding:
-    params: dict[str, str | int] = {"region": region, "allowed": ", ".join(sorted(allowed))}
+    params = shared.get(region)
+    if params is None:  # one mapping per region, shared by its results
+        params = shared[region] = {"region": region, "allowed": ", ".join(sorted(allowed))}
     if region in allowed:
         return result(facts, PASS, resource, N_("In %(region)s, an allowed region."), params)
     return result(
@@ -107,7 +113,8 @@ def resources_in_allowed_regions(context: CheckContext, facts: PostureFacts) -> 
     """Per resource holding data: its region is allowed (global services pass)."""
     assert facts.snapshot is not None  # noqa: S101 - the decorator guarantees it
     allowed = allowed_regions(context, "aws")
-    defaults = default_infrastructure(facts.snapshot)
+    defaults = default_infrastructure(facts)
+    shared: dict[str, dict[str, str | int]] = {}
     for resource in aws_resources(facts.snapshot, *ALL_DATA_TYPES):
         if resource.key in defaults:
             continue  # AWS creates these in every region; they hold no data
@@ -123,7 +130,7 @@ def resources_in_allowed_regions(context: CheckContext, facts: PostureFacts) -> 
         elif not resource.region:
             yield result(facts, UNKNOWN, resource, N_("The resource's region is not known."))
         else:
-            yield _region_verdict(facts, resource, resource.region, allowed)
+            yield _region_verdict(facts, resource, resource.region, allowed, shared)
 
 
 def _copies_verdict(

@@ -13,7 +13,7 @@ nobody attributed are reported by the attribution check, not here (not applicabl
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 from mamori.commitments.registry import CheckContext, Finding, Severity
@@ -50,8 +50,12 @@ def conflict(one: str | None, other: str | None) -> bool:
     return one is not None and other is not None and SHARED not in (one, other) and one != other
 
 
-def account_tenants(facts: PostureFacts) -> dict[str, str | None]:
+def account_tenants(facts: PostureFacts) -> Mapping[str, str | None]:
     """Account -> its tenant when all attributed resources in it share one (else None)."""
+    return facts.derived("aws_account_tenants", lambda: _account_tenants(facts))
+
+
+def _account_tenants(facts: PostureFacts) -> Mapping[str, str | None]:
     assert facts.snapshot is not None  # noqa: S101 - only called under posture_check
     seen: dict[str, set[str]] = {}
     for resource in facts.snapshot.resources:
@@ -79,7 +83,7 @@ def find(
 
 def side(
     facts: PostureFacts,
-    accounts: dict[str, str | None],
+    accounts: Mapping[str, str | None],
     kind: str,
     short_id: str,
     account: str | None,
@@ -284,7 +288,7 @@ def security_group_segregation(context: CheckContext, facts: PostureFacts) -> It
 
 def _grants(
     facts: PostureFacts,
-    accounts: dict[str, str | None],
+    accounts: Mapping[str, str | None],
     resource: Resource,
     granted: Iterable[str],
 ) -> Finding:

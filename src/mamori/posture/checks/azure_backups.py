@@ -17,9 +17,9 @@ from mamori.posture.checks.base import (
     PASS,
     UNKNOWN,
     PostureFacts,
-    is_production,
     number,
     posture_check,
+    production_test,
     result,
 )
 from mamori.posture.snapshot import Snapshot, is_unknown
@@ -59,8 +59,9 @@ def vm_backup(context: CheckContext, facts: PostureFacts) -> Iterator[Finding]:
         for entry in facts.snapshot.failures("azure", "recoveryservices")
         if entry.operation in BACKUP_LISTINGS
     }
+    is_production = production_test(context)
     for vm in facts.snapshot.of_type("azure.compute.vm"):
-        if not is_production(context, vm):
+        if not is_production(vm):
             continue
         key = vm.id.lower()
         params: dict[str, str | int] = {"name": vm.name, "days": int(limit)}

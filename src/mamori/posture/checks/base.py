@@ -10,19 +10,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import Any, TypeVar
 
 from mamori.commitments.registry import CheckContext, Finding, ResultStatus, Severity, check
 from mamori.core.i18n import N_
 from mamori.core.text import LText
 from mamori.posture.attribution import UNATTRIBUTED, Attribution
 from mamori.posture.schema import TYPES
-from mamori.posture.snapshot import UNKNOWN_KEY, Resource, Snapshot, is_unknown
+from mamori.posture.snapshot import UNKNOWN_KEY, Resource, Snapshot
 
 PASS = ResultStatus.PASS
 FAIL = ResultStatus.FAIL
 UNKNOWN = ResultStatus.UNKNOWN
 NOT_APPLICABLE = ResultStatus.NOT_APPLICABLE
+
+NO_PARAMS: Mapping[str, str | int] = MappingProxyType({})  # shared by results without any
+T = TypeVar("T")
 
 DEFAULT_REGIONS = {
     "aws": ("ap-northeast-1", "ap-northeast-3"),
@@ -41,6 +45,19 @@ class PostureFacts:
     network_policy: Mapping[str, str] = field(default_factory=dict)
     # resource key -> the details every result about it carries, made once and shared
     _where: dict[str, dict[str, Any]] = field(default_factory=dict, repr=False, compare=False)
+    # indexes several checks build from the same snapshot, made once (see `derived`)
+    _derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def derived(self, name: str, build: Callable[[], T]) -> T:
+        """`build()`, computed once for these facts and then shared under `name`.
+
+        For indexes that several checks read (regions in use, each account's tenant):
+        with 100,000 resources, building them once per check cost more than the checks.
+        """
+        if name not in self._derived:
+            self._derived[name] = build()
+        found: T = self._derived[name]
+        return found
 
     def where(self, resource: Resource) -> dict[str, Any]:
         """Place, attribution and raw digests of `resource`: shared, never to be changed."""
@@ -89,9 +106,15 @@ def result(
     Results without extra details share one details mapping per resource: a snapshot of
     100,000 resources gives several hundred thousand results.
     """
-    where = facts.where(resource)
+    where = facts._where.get(resource.key)
+    if where is None:
+        where = facts.where(resource)
     return Finding(
-        status, resource.key, message, params or {}, {**where, **details} if details else where
+        status,
+        resource.key,
+        message,
+        params or NO_PARAMS,
+        {**where, **details} if details else where,
     )
 
 
@@ -99,7 +122,7 @@ def unknown_property(resource: Resource, *names: str) -> str | None:
     """Why the first of `names` that could not be read is unknown; None if all were read."""
     for name in names:
         value = resource.properties.get(name)
-        if isinstance(value, Mapping) and is_unknown(value):
+        if isinstance(value, dict) and UNKNOWN_KEY in value:  # see snapshot.is_unknown
             return str(value[UNKNOWN_KEY])
     return None
 
@@ -248,12 +271,23 @@ def tls_version(text: str | None) -> tuple[int, int] | None:
     return (1, int(match.group(1) or 0)) if match else None
 
 
-def is_production(context: CheckContext, resource: Resource) -> bool:
-    """Whether `resource` is production by its tags (`production_tags` parameter)."""
+def production_test(context: CheckContext) -> Callable[[Resource], bool]:
+    """Whether a resource is production by its tags (`production_tags` parameter).
+
+    Tag keys and values compare without regard to case.
+    """
     configured = context.parameters.get("production_tags")
-    wanted = configured if isinstance(configured, Mapping) else DEFAULT_PRODUCTION_TAGS
-    tags = {key.lower(): str(value).lower() for key, value in resource.tags.items()}
-    for key, values in wanted.items():
-        if tags.get(str(key).lower()) in {str(v).lower() for v in values}:
-            return True
-    return False
+    chosen = configured if isinstance(configured, Mapping) else DEFAULT_PRODUCTION_TAGS
+    wanted = {
+        str(key).lower(): frozenset(str(value).lower() for value in values or ())
+        for key, values in chosen.items()
+    }
+
+    def is_production(resource: Resource) -> bool:
+        for key, value in resource.tags.items():
+            values = wanted.get(key.lower())
+            if values is not None and str(value).lower() in values:
+                return True
+        return False
+
+    return is_production

@@ -44,15 +44,22 @@ OWNED = tuple(kind for kind in TYPES if kind not in NOT_OWNED)
 )
 def resources_attributed(context: CheckContext, facts: PostureFacts) -> Iterator[Finding]:
     """One result per owned resource: attributed, or which part is missing."""
+    shared_params: dict[tuple[str, str, str], dict[str, str | int]] = {}
     for resource in facts.resources(*OWNED):
         place = facts.of(resource)
         if place.complete:
+            named = (place.service or "", place.tenant or "", place.rule)
+            params = shared_params.get(named)
+            if params is None:  # one mapping per place, not per resource
+                params = shared_params[named] = dict(
+                    zip(("service", "tenant", "rule"), named, strict=True)
+                )
             yield result(
                 facts,
                 PASS,
                 resource,
                 N_("Service %(service)s, tenant %(tenant)s (%(rule)s)."),
-                {"service": place.service or "", "tenant": place.tenant or "", "rule": place.rule},
+                params,
             )
         else:
             missing = [
