@@ -14,7 +14,7 @@ import statistics
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -36,7 +36,6 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
-    func,
     select,
 )
 
@@ -57,11 +56,16 @@ from mamori.core.mail.memory import MemoryNotifier
 from mamori.core.settings import Settings
 from mamori.ledger.events import IncomingEvent, Outcome, Severity
 from mamori.ledger.formats.base import record_to_event
-from mamori.ledger.models import LedgerEvent
 from mamori.ledger.records import Attributed, EventClass
 from mamori.ledger.service import LedgerService
-from mamori.ledger.store import EVENT_INSERT
-from mamori.ledger.verify import CHUNKS_SQL, EVENTS_SQL
+from mamori.ledger.stored import events_between
+from mamori.ledger.verify import (
+    BLOCK_BATCH,
+    BLOCKS_SQL,
+    CHUNK_BATCH,
+    CHUNKS_SQL,
+    PARALLEL_MIN_EVENTS,
+)
 from mamori.tenants.models import TenantService
 from mamori.tenants.permissions import Role
 from mamori.tenants.service import tokens
@@ -87,13 +91,6 @@ RSS_TARGET_MB = 300
 
 READY_TIMEOUT_SECONDS = 60.0
 BENCH_TABLE = "bench_plain_events"
-# The baseline reads back one batch of stored rows at a time, per driver parameter style.
-PLAIN_READ = {
-    "qmark": "SELECT seq, chunk_index, head, subject, content, leaf, dedup FROM ledger_events "
-    "WHERE seq >= ? AND seq < ? ORDER BY seq",
-    "format": "SELECT seq, chunk_index, head, subject, content, leaf, dedup FROM ledger_events "
-    "WHERE seq >= %s AND seq < %s ORDER BY seq",
-}
 
 
 # events
@@ -397,25 +394,35 @@ PLAIN_TABLE = Table(
 )
 
 
-def plain_insert(engine: Engine, *, first_seq: int, events: int, batch: int) -> float:
-    """Baseline: the same stored rows inserted into an unindexed table, one commit per batch.
+PLAIN_INSERT = (  # a constant table name and parameter markers only
+    "INSERT INTO bench_plain_events (seq, chunk_index, head, subject, content, leaf, dedup) "
+    "VALUES ({marks})"
+)
 
-    Each batch is read back from `ledger_events` (untimed), then inserted with the same
-    driver-level `executemany` and the same transaction pattern as the ledger's append.
-    Returns the seconds spent inserting and committing.
+
+def plain_insert(engine: Engine, *, first_seq: int, events: int, batch: int) -> float:
+    """Baseline: the same events stored the plain way, a row each, one commit per batch.
+
+    The ledger keeps a chunk's events in one block row; a plain log table keeps each event
+    in a row of its own (position, chunk, its three parts, leaf and key) with no index.
+    Each batch is read back from the ledger (untimed), then inserted with a driver-level
+    `executemany` in one transaction, as the ledger's append does. Returns the seconds
+    spent inserting and committing.
     """
     PLAIN_TABLE.drop(engine, checkfirst=True)
     PLAIN_TABLE.create(engine)
-    qmark = engine.dialect.paramstyle == "qmark"
-    insert_sql = EVENT_INSERT["qmark" if qmark else "format"].replace("ledger_events", BENCH_TABLE)
-    read_sql = PLAIN_READ["qmark" if qmark else "format"]
+    mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+    insert_sql = PLAIN_INSERT.format(marks=", ".join([mark] * 7))
     wall = 0.0
     for low in range(first_seq, first_seq + events, batch):
         high = min(low + batch, first_seq + events)
         with engine.connect() as reader:
             reading = reader.execution_options(**READ_ONLY)
             with reading.begin():
-                rows = [tuple(row) for row in reading.exec_driver_sql(read_sql, (low, high))]
+                rows = [
+                    (e.seq, e.chunk_index, e.head, e.subject, e.content, e.leaf, e.dedup)
+                    for e in events_between(reading, low, high)
+                ]
         began = time.perf_counter()
         with engine.begin() as connection:
             connection.exec_driver_sql(insert_sql, rows)
@@ -425,13 +432,12 @@ def plain_insert(engine: Engine, *, first_seq: int, events: int, batch: int) -> 
 
 def stored_bytes_per_event(database: Database, first_seq: int, sample: int) -> float:
     """Mean bytes of head, subject and content over the first `sample` bulk events."""
-    event = LedgerEvent
-    size = func.length(event.head) + func.length(event.subject) + func.length(event.content)
-    with database.session() as session:
-        total = session.scalar(
-            select(func.sum(size)).where(event.seq >= first_seq, event.seq < first_seq + sample)
+    with database.engine.connect() as connection:
+        total = sum(
+            len(event.head.encode()) + len(event.subject.encode()) + len(event.content.encode())
+            for event in events_between(connection, first_seq, first_seq + sample)
         )
-    return float(total or 0) / sample
+    return float(total) / sample
 
 
 def sqlite_file_mb(url: str) -> float | None:
@@ -447,7 +453,11 @@ def sqlite_file_mb(url: str) -> float | None:
 
 
 def scan(database: Database) -> int:
-    """Baseline for verify: read the same rows with the same queries, hashing nothing."""
+    """Baseline for verify: read the same rows with the same queries, hashing nothing.
+
+    The chunks and their blocks are read side by side in index order, as verify reads
+    them; returns the events of the live chunks that have a block (what verify checks).
+    """
     count = 0
     with database.engine.connect() as connection:
         if connection.dialect.name == "postgresql":
@@ -456,17 +466,34 @@ def scan(database: Database) -> int:
             connection = connection.execution_options(**READ_ONLY)
         with connection.begin():
             raw: Any = connection.connection.driver_connection
-            for name, sql in (("bench_events", EVENTS_SQL), ("bench_chunks", CHUNKS_SQL)):
+
+            def rows(name: str, sql: str, batch: int) -> Generator[tuple[Any, ...]]:
                 if connection.dialect.name == "postgresql":
                     cursor = raw.cursor(name=name)
+                    cursor.itersize = batch
                 else:
                     cursor = raw.cursor()
                 try:
                     cursor.execute(sql)
-                    while rows := cursor.fetchmany(5000):
-                        count += len(rows) if name == "bench_events" else 0
+                    while fetched := cursor.fetchmany(batch):
+                        yield from fetched
                 finally:
                     cursor.close()
+
+            chunks = rows("bench_chunks", CHUNKS_SQL, CHUNK_BATCH)
+            blocks = rows("bench_blocks", BLOCKS_SQL, BLOCK_BATCH)
+            try:
+                block = next(blocks, None)
+                for index, _tenant, _class, _first, size, *_, secret, purged in chunks:
+                    while block is not None and block[0] < index:
+                        block = next(blocks, None)
+                    if block is not None and block[0] == index:
+                        block = next(blocks, None)
+                        if purged is None and secret is not None:
+                            count += size
+            finally:
+                chunks.close()
+                blocks.close()
     return count
 
 
@@ -830,6 +857,14 @@ def run(
         emit("verify_scan_rate", rate(scanned, scan_wall), "events/s")
         emit_ratio("verify_rate", verify_rate, rate(scanned, scan_wall))
         emit("verify_rate_target", VERIFY_TARGET, "events/s")
+        jobs = os.cpu_count() or 1
+        if jobs > 1 and report.events >= PARALLEL_MIN_EVENTS:
+            # `mamori ledger verify --jobs N`: the chunks checked by N worker processes.
+            parallel_wall, parallel = median_wall(lambda: verify_service.verify(jobs=jobs), 1)
+            emit("verify_jobs", jobs)
+            emit("verify_parallel_rate", rate(parallel.events, parallel_wall), "events/s")
+        else:
+            note(f"parallel verify not measured: under {PARALLEL_MIN_EVENTS:,} events or 1 CPU")
 
         # Before the HTTP phase: with --with-worker, `mamori serve` runs the daily
         # retention job at start-up and would purge the month first.

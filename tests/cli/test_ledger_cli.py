@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
 from typer.testing import CliRunner, Result
 
 from mamori.core.audit import AuditQuery
@@ -24,11 +23,13 @@ from mamori.core.db import Database
 from mamori.core.scope import TenantScope
 from mamori.core.settings import Settings, get_settings
 from mamori.ledger.audit import LedgerAuditTrail
-from mamori.ledger.models import LedgerEvent, LegalHold
+from mamori.ledger.models import LedgerChunk, LegalHold
 from mamori.ledger.reading import decode
 from mamori.ledger.service import LedgerService
 from mamori.ledger.store import LedgerWriter, log_signer
+from mamori.ledger.stored import events_in_order
 from tests.ledger.conftest import sample_event
+from tests.ledger.stored_support import edit_event, stored_count
 from tests.support.identities import FakeClock
 
 runner = CliRunner()
@@ -65,21 +66,18 @@ def mamori(*args: str) -> Result:
 
 
 def count(database: Database, *where: Any) -> int:
-    """Stored events matching `where`."""
+    """Stored events of the chunks matching `where`."""
     with database.session() as session:
-        statement = select(func.count()).select_from(LedgerEvent).where(*where)
-        return int(session.scalar(statement) or 0)
+        return stored_count(session, *where)
 
 
 def stored_logs(database: Database) -> list[tuple[str | None, str | None, str]]:
     """(tenant, service, action) of every `log` event, in order."""
     with database.session() as session:
-        rows = session.execute(
-            select(LedgerEvent.chunk_index, LedgerEvent.head, LedgerEvent.subject)
-            .add_columns(LedgerEvent.content)
-            .order_by(LedgerEvent.seq)
-        ).all()
-    entries = [decode(*row) for row in rows]
+        entries = [
+            decode(event.chunk_index, event.head, event.subject, event.content)
+            for event in events_in_order(session)
+        ]
     return [(e.tenant_id, e.service_id, e.action) for e in entries if e.event_class == "log"]
 
 
@@ -100,9 +98,7 @@ def test_verify_passes_then_names_the_edited_event(
     assert "The ledger verifies" in result.stdout
 
     with demo_database.engine.begin() as connection:
-        connection.execute(
-            update(LedgerEvent).where(LedgerEvent.seq == 3).values(content='{"message":"edited"}')
-        )
+        edit_event(connection, 3, "content", '{"message":"edited"}')
     result = mamori("verify")
     assert result.exit_code == 1
     assert "First problem: event 3: its stored bytes do not match its hash" in result.stdout
@@ -254,8 +250,8 @@ def test_purge_dry_run_lists_and_keeps_then_purge_erases_and_verify_passes(
     result = mamori("purge")
     assert result.exit_code == 0, result.output
     assert "Erased 4 events in 2 chunks" in result.stdout
-    assert count(demo_database, LedgerEvent.chunk_index > 1) == 3  # new ones and the run's record
-    assert count(demo_database, LedgerEvent.chunk_index <= 1) == 0
+    assert count(demo_database, LedgerChunk.index > 1) == 3  # new ones and the run's record
+    assert count(demo_database, LedgerChunk.index <= 1) == 0
     verified = mamori("verify", "--json")
     assert verified.exit_code == 0, verified.output
     assert json.loads(verified.stdout)["purged_chunks"] == 2
@@ -282,7 +278,7 @@ def test_holds_keep_events_from_the_purge_until_released(
 
     erased = json.loads(mamori("purge", "--json").stdout)
     assert (erased["chunks"], erased["held_chunks"]) == (1, 1)  # the other tenant's went
-    assert count(demo_database, LedgerEvent.chunk_index == 0) == 3
+    assert count(demo_database, LedgerChunk.index == 0) == 3
 
     released = mamori("hold", "release", hold_id)
     assert released.exit_code == 0, released.output

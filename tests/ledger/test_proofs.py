@@ -28,10 +28,11 @@ from sqlalchemy.orm import Session
 from mamori.core.db import Database
 from mamori.core.errors import ConflictError, InputError, NotFoundError
 from mamori.ledger import merkle
-from mamori.ledger.models import LedgerChunk, LedgerEvent
+from mamori.ledger.models import LedgerBlock, LedgerChunk
 from mamori.ledger.notes import Checkpoint, NoteSigner, cosign, open_checkpoint, verifier_key
 from mamori.ledger.proofs import _Levels, build_bundle, bundle_bytes, consistency
 from mamori.ledger.service import LedgerService
+from tests.ledger.stored_support import edit_event
 from tests.support.identities import FakeClock
 
 VERIFIER = Path(__file__).resolve().parents[2] / "tools" / "mamori_verify.py"
@@ -350,7 +351,7 @@ def test_bundle_requests_that_cannot_be_met(
         .where(LedgerChunk.index == 1)
         .values(secret=None, purged_at=ledger_clock())
     )
-    session.execute(delete(LedgerEvent).where(LedgerEvent.chunk_index == 1))
+    session.execute(delete(LedgerBlock).where(LedgerBlock.chunk_index == 1))
     with pytest.raises(ConflictError, match="purged"):
         build_bundle(session, ledger.vkey, [12])
     assert build_bundle(session, ledger.vkey, [0, 22])["events"][1]["seq"] == 22
@@ -360,9 +361,7 @@ def test_a_tampered_ledger_issues_no_bundle(
     ledger: LedgerService, fill: Filled, session: Session
 ) -> None:
     fill(2, 30)
-    session.execute(
-        update(LedgerEvent).where(LedgerEvent.seq == 5).values(content='{"message":"edited"}')
-    )
+    edit_event(session, 5, "content", '{"message":"edited"}')
     with pytest.raises(ConflictError, match="event 5"):
         build_bundle(session, ledger.vkey, [5])
 

@@ -15,20 +15,22 @@ from sqlalchemy import select
 
 from mamori.core.db import Database
 from mamori.core.errors import ConflictError, InputError
-from mamori.ledger.models import LedgerChunk, LedgerEvent
+from mamori.ledger.models import LedgerChunk
 from mamori.ledger.proofs import build_bundle, bundle_bytes
 from mamori.ledger.retention import (
+    PURGE_GROUP_EVENTS,
     RetentionPolicy,
     add_months,
     expired_chunks,
     new_hold,
     policy_from_catalog,
     purge,
+    purge_groups,
     release_hold,
-    seq_runs,
 )
 from mamori.ledger.service import LedgerService
 from tests.ledger.conftest import sample_event
+from tests.ledger.stored_support import stored_seqs
 from tests.support.identities import FakeClock
 
 _purged = LedgerChunk.purged_at.is_not(None)
@@ -147,7 +149,7 @@ def test_holds_keep_events_and_earlier_proofs_still_verify(
         result = purge(session, ledger.writer, policy, a_month_on)
     assert (result.chunks, result.events, result.held_chunks) == (1, 5, 1)
     with database.session() as session:
-        left = session.scalars(select(LedgerEvent.seq).order_by(LedgerEvent.seq)).all()
+        left = stored_seqs(session)
         assert left[:10] == list(range(5, 15))  # A's old chunk went; B's held one stayed
         purged = session.scalars(select(LedgerChunk).where(LedgerChunk.index == 0)).one()
         assert purged.secret is None and purged.root  # the hash stays
@@ -187,10 +189,11 @@ def test_a_hold_needs_a_range_and_a_reason() -> None:
         new_hold(None, now, now + timedelta(days=1), " ", "so", now)
 
 
-def test_neighbouring_chunks_are_erased_as_one_range() -> None:
-    chunks = [
-        LedgerChunk(index=i, first_seq=first, size=size)
-        for i, (first, size) in enumerate([(0, 5), (5, 3), (20, 2), (8, 1)])
-    ]
-    assert seq_runs(chunks) == [(0, 8), (20, 21)]
-    assert seq_runs([]) == []
+def test_chunks_are_erased_in_groups_of_about_a_group_of_events() -> None:
+    n = PURGE_GROUP_EVENTS
+    sizes = {3: 2 * n, 0: n * 3 // 4, 4: 1, 1: n // 5, 2: n // 10}  # listed out of order
+    chunks = [LedgerChunk(index=i, first_seq=0, size=size) for i, size in sizes.items()]
+    # A group closes once it holds a group's worth; a chunk larger than that is alone.
+    assert purge_groups(chunks) == [[0, 1, 2], [3], [4]]
+    assert purge_groups([LedgerChunk(index=7, first_seq=0, size=1)]) == [[7]]
+    assert purge_groups([]) == []

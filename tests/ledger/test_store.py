@@ -7,9 +7,10 @@ from collections.abc import Callable
 from sqlalchemy import func, select
 
 from mamori.core.db import Database
-from mamori.ledger.models import LedgerCheckpoint, LedgerChunk, LedgerEvent, LedgerState
+from mamori.ledger.models import LedgerCheckpoint, LedgerChunk, LedgerDedup, LedgerState
 from mamori.ledger.notes import open_checkpoint
 from mamori.ledger.service import LedgerService
+from mamori.ledger.stored import stored_event_count
 from tests.ledger.conftest import sample_event
 
 
@@ -41,7 +42,8 @@ def test_duplicates_from_retries_are_stored_once(ledger: LedgerService, database
     again = ledger.append([*batch[5:], sample_event(10)])
     assert (again.stored, again.duplicates) == (1, 5)
     with database.session() as session:
-        assert session.scalar(select(func.count()).select_from(LedgerEvent)) == 11
+        assert stored_event_count(session) == 11
+        assert session.scalar(select(func.count()).select_from(LedgerDedup)) == 11
     assert ledger.verify().ok
 
 

@@ -10,19 +10,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, or_
 from sqlalchemy.orm import Session
 
 from mamori.core.audit import AuditEntry, AuditQuery, AuditRecord, AuditTrail
 from mamori.core.clock import utcnow
 from mamori.core.scope import TenantScope
 from mamori.ledger.events import IncomingEvent, Outcome, Severity
-from mamori.ledger.models import LedgerChunk, LedgerEvent, chunk_of_event
+from mamori.ledger.models import LedgerChunk
 from mamori.ledger.reading import decode
 from mamori.ledger.records import Attributed, EventClass
 from mamori.ledger.store import LedgerWriter
+from mamori.ledger.stored import events_in_order, unindexed
 
-READ_BATCH = 200
 AUDIT_SERVICE = "mamori"
 
 
@@ -82,32 +82,21 @@ class LedgerAuditTrail(AuditTrail):
     def _newest_first(
         self, session: Session, scope: TenantScope, include_provider: bool, before: int | None
     ) -> Iterator[AuditEntry]:
-        statement = (
-            select(
-                LedgerEvent.seq,
-                LedgerEvent.chunk_index,
-                LedgerEvent.head,
-                LedgerEvent.subject,
-                LedgerEvent.content,
-            )
-            .join(LedgerChunk, chunk_of_event())
-            .where(LedgerChunk.event_class == EventClass.AUDIT.value)
-            .where(LedgerChunk.purged_at.is_(None))
-            .order_by(LedgerEvent.seq.desc())
-        )
+        where: list[ColumnElement[bool]] = [
+            LedgerChunk.event_class == EventClass.AUDIT.value,
+            LedgerChunk.purged_at.is_(None),
+        ]
         if scope.tenant_ids is not None:
-            visible: ColumnElement[bool] = LedgerChunk.tenant_id.in_(sorted(scope.tenant_ids))
+            # Checked chunk by chunk: the audit chunks are found through the class index,
+            # not through a tenant's (mostly log) chunks.
+            tenant = unindexed(LedgerChunk.tenant_id)
+            visible: ColumnElement[bool] = tenant.in_(sorted(scope.tenant_ids))
             if include_provider:
                 visible = or_(visible, LedgerChunk.tenant_id.is_(None))
-            statement = statement.where(visible)
-        while True:
-            page = statement if before is None else statement.where(LedgerEvent.seq < before)
-            rows = session.execute(page.limit(READ_BATCH)).all()
-            for seq, chunk_index, head, subject, content in rows:
-                yield _entry(seq, chunk_index, head, subject, content)
-            if len(rows) < READ_BATCH:
-                return
-            before = rows[-1][0]
+            where.append(visible)
+        # Newest first by position, a few dozen chunks' blocks at a time.
+        for event in events_in_order(session, 0, before, descending=True, where=where):
+            yield _entry(event.seq, event.chunk_index, event.head, event.subject, event.content)
 
 
 def _entry(seq: int, chunk_index: int, head: str, subject: str, content: str) -> AuditEntry:

@@ -7,6 +7,7 @@ Importing, the syslog listener, retention and legal holds live in `cli_ingest` a
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -24,10 +25,11 @@ from mamori.core.i18n import N_
 from mamori.ledger.cli_holds import hold_app, purge_command
 from mamori.ledger.cli_ingest import import_command, syslog_command
 from mamori.ledger.cli_support import emit, print_json, read_only
-from mamori.ledger.models import LedgerCheckpoint, LedgerCosignature, LedgerEvent, LedgerState
+from mamori.ledger.models import LedgerCheckpoint, LedgerCosignature, LedgerState
 from mamori.ledger.proofs import build_bundle, bundle_bytes, consistency
 from mamori.ledger.service import LedgerService
-from mamori.ledger.verify import MAX_PROBLEMS, Report
+from mamori.ledger.stored import stored_event_count
+from mamori.ledger.verify import MAX_PROBLEMS, PARALLEL_MIN_EVENTS, Report
 
 ledger_app = typer.Typer(
     help="The tamper-evident ledger: verify, import, syslog, retention, holds, proofs.",
@@ -35,6 +37,16 @@ ledger_app = typer.Typer(
 )
 
 AsJson = Annotated[bool, typer.Option("--json", help="Print machine-readable results.")]
+Jobs = Annotated[
+    int,
+    typer.Option(
+        "--jobs",
+        "-j",
+        min=1,
+        help="Worker processes that check the chunks in parallel (default 1: none); "
+        f"a ledger of fewer than {PARALLEL_MIN_EVENTS:,} events is checked without them.",
+    ),
+]
 Output = Annotated[
     Path | None, typer.Option("--output", "-o", help="File to write; stdout when omitted.")
 ]
@@ -49,10 +61,17 @@ class Part(StrEnum):
 
 def _event_count(database: Database) -> int:
     with read_only(database) as session:
-        return int(session.scalar(select(func.count()).select_from(LedgerEvent)) or 0)
+        return stored_event_count(session)
 
 
-def _verify_with_progress(ledger: LedgerService) -> Report:
+def _run_verify(
+    ledger: LedgerService, jobs: int, progress: Callable[[int], None] | None = None
+) -> Report:
+    """`ledger.verify`, with the chunks checked by `jobs` worker processes."""
+    return ledger.verify(progress, jobs=jobs)
+
+
+def _verify_with_progress(ledger: LedgerService, jobs: int) -> Report:
     total = _event_count(ledger.database)
     columns = (
         TextColumn("{task.description}"),
@@ -64,7 +83,7 @@ def _verify_with_progress(ledger: LedgerService) -> Report:
         *columns, console=console, transient=True, disable=not console.is_terminal
     ) as bar:
         task = bar.add_task(say(N_("Checking events")), total=total)
-        report = ledger.verify(lambda checked: bar.update(task, completed=checked))
+        report = _run_verify(ledger, jobs, lambda checked: bar.update(task, completed=checked))
         bar.update(task, completed=report.events)
     return report
 
@@ -123,11 +142,11 @@ def _print_report(report: Report) -> None:
 
 @ledger_app.command("verify")
 @handles_errors
-def verify(as_json: AsJson = False) -> None:
+def verify(as_json: AsJson = False, jobs: Jobs = 1) -> None:
     """Recompute every hash in the ledger and check every signature; exit 1 on any problem."""
     with opened() as (settings, database, _registry):
         ledger = LedgerService(database, settings)
-        report = ledger.verify() if as_json else _verify_with_progress(ledger)
+        report = _run_verify(ledger, jobs) if as_json else _verify_with_progress(ledger, jobs)
     if as_json:
         print_json(_report_json(report))
     else:

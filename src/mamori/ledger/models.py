@@ -4,8 +4,9 @@ An event is stored as three exact byte strings (UTF-8 JSON): `head` (position, t
 service, class, times, severity, action, outcome), `subject` (actor, source address)
 and `content` (message, labels, original record). Its leaf commits to the head and to
 salted digests of the other two, so a disclosure can redact the subject or the content
-and still prove the event. Salts come from the chunk's secret; purging a chunk deletes
-its events and its secret but keeps the chunk row, whose hash is a leaf of the log.
+and still prove the event. A chunk's events are packed into one block row (`blocks`).
+Salts come from the chunk's secret; purging a chunk deletes its block, its events' keys
+and its secret but keeps the chunk row, whose hash is a leaf of the log.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
-    ColumnElement,
     DateTime,
     ForeignKey,
     Index,
@@ -24,7 +24,6 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
-    and_,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -52,6 +51,7 @@ class LedgerChunk(Base):
     __table_args__ = (
         Index("ix_ledger_chunks_tenant_received", "tenant_id", "received_at"),
         Index("ix_ledger_chunks_class_received", "event_class", "received_at"),
+        Index("ix_ledger_chunks_first_seq", "first_seq"),  # events are found by position
     )
 
     index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
@@ -66,31 +66,29 @@ class LedgerChunk(Base):
     purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
-class LedgerEvent(Base):
-    """One event: its exact stored bytes and its de-duplication key."""
+class LedgerBlock(Base):
+    """A chunk's events packed into one row (see `blocks` for the layout)."""
 
-    __tablename__ = "ledger_events"
+    __tablename__ = "ledger_blocks"
 
     # On SQLite an INTEGER primary key is the rowid itself: one B-tree fewer per insert.
-    seq: Mapped[int] = mapped_column(
+    chunk_index: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=False
     )
-    # Not indexed: a chunk's events are the seq range [first_seq, first_seq + size).
-    chunk_index: Mapped[int] = mapped_column(BigInteger)
-    head: Mapped[str] = mapped_column(Text)
-    subject: Mapped[str] = mapped_column(Text)
-    content: Mapped[str] = mapped_column(Text)
-    leaf: Mapped[bytes] = mapped_column(LargeBinary(32))  # names a tampered event in verify
-    dedup: Mapped[bytes] = mapped_column(LargeBinary(16), unique=True)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
 
 
-def chunk_of_event() -> ColumnElement[bool]:
-    """Join condition from an event to its chunk that lets both databases walk seq ranges."""
-    return and_(
-        LedgerChunk.index == LedgerEvent.chunk_index,
-        LedgerEvent.seq >= LedgerChunk.first_seq,
-        LedgerEvent.seq < LedgerChunk.first_seq + LedgerChunk.size,
-    )
+class LedgerDedup(Base):
+    """The de-duplication key of every stored event: an index, not evidence.
+
+    `verify` recomputes each key from the event's content in its block and checks that
+    the index holds as many keys as there are stored events.
+    """
+
+    __tablename__ = "ledger_dedup"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    key: Mapped[bytes] = mapped_column(LargeBinary(16), primary_key=True)
 
 
 class LedgerCheckpoint(Base):

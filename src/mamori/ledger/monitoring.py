@@ -30,9 +30,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from itertools import islice
 from pathlib import Path
 
-from sqlalchemy import Connection, Select, select, update
+from sqlalchemy import ColumnElement, Connection, select, update
 from sqlalchemy.orm import Session
 
 from mamori.core.audit import AuditRecord
@@ -65,13 +66,12 @@ from mamori.ledger.models import (
     LedgerAlert,
     LedgerChunk,
     LedgerCursor,
-    LedgerEvent,
     LedgerSource,
     LedgerState,
-    chunk_of_event,
 )
 from mamori.ledger.reading import Entry, decode
 from mamori.ledger.records import EventClass
+from mamori.ledger.stored import events_in_order, unindexed
 from mamori.tenants.permissions import Permission
 from mamori.tenants.service import TenantsService
 from mamori.tenants.service.context import Services
@@ -81,7 +81,6 @@ log = logging.getLogger(__name__)
 CURSOR = "detection"
 CLASSES = (EventClass.LOG.value, EventClass.AUDIT.value)
 BATCH_EVENTS = 10_000  # per run: short runs and a small memory; a backlog takes several
-READ_PAGE = 2_000
 PRIME_EVENTS = 50_000
 NOTIFY_LIMIT = 100  # alerts mailed per run
 NOTIFY_WITHIN = timedelta(days=7)  # older unmailed alerts are left to the portal
@@ -180,18 +179,9 @@ class Monitor:
 # Detection -------------------------------------------------------------------------------
 
 
-def _events() -> Select[int, int, str, str, str]:
-    return (
-        select(
-            LedgerEvent.seq,
-            LedgerEvent.chunk_index,
-            LedgerEvent.head,
-            LedgerEvent.subject,
-            LedgerEvent.content,
-        )
-        .join(LedgerChunk, chunk_of_event())
-        .where(LedgerChunk.event_class.in_(CLASSES))
-    )
+def _detected() -> ColumnElement[bool]:
+    """The chunks detection reads: log and audit events, checked along the position index."""
+    return unindexed(LedgerChunk.event_class).in_(CLASSES)
 
 
 def _reading(connection: Connection) -> Connection:
@@ -220,16 +210,13 @@ def _read_from_cursor(connection: Connection, batch: int) -> tuple[int, list[Ent
     # head is committed and nothing can appear there later.
     head = int(connection.scalar(select(LedgerState.next_seq)) or 0)
     found: list[Entry] = []
-    position = start
-    while len(found) < batch:
-        want = min(READ_PAGE, batch - len(found))
-        page = _events().where(LedgerEvent.seq >= position, LedgerEvent.seq < head)
-        rows = connection.execute(page.order_by(LedgerEvent.seq).limit(want)).all()
-        found += [decode(row[1], row[2], row[3], row[4]) for row in rows]
-        if len(rows) < want:
-            return start, found, max(start, head)
-        position = rows[-1][0] + 1
-    return start, found, position
+    if batch <= 0:
+        return start, found, start
+    for event in events_in_order(connection, start, head, where=[_detected()]):
+        found.append(decode(event.chunk_index, event.head, event.subject, event.content))
+        if len(found) == batch:
+            return start, found, event.seq + 1
+    return start, found, max(start, head)
 
 
 def run_detection(
@@ -316,17 +303,16 @@ def prime(database: Database, detector: Detector, rules: Sequence[Rule]) -> int:
             )
             if last is None:
                 return 0
-            recent = (
-                _events()
-                .where(LedgerEvent.seq < cursor)
-                .where(LedgerChunk.received_at >= last - max(windows))
-                .order_by(LedgerEvent.seq.desc())
-                .limit(PRIME_EVENTS)
+            # The recent ones of these classes: what the class and arrival index finds.
+            within = LedgerChunk.received_at >= last - max(windows)
+            detected = LedgerChunk.event_class.in_(CLASSES)
+            newest = events_in_order(
+                connection, 0, cursor, descending=True, where=[detected, within]
             )
-            rows = connection.execute(recent).all()
-    for row in reversed(rows):
-        detector.observe(decode(row[1], row[2], row[3], row[4]))
-    return len(rows)
+            recent = list(islice(newest, PRIME_EVENTS))
+    for event in reversed(recent):
+        detector.observe(decode(event.chunk_index, event.head, event.subject, event.content))
+    return len(recent)
 
 
 def check_silence(database: Database, rules: Sequence[Rule], now: datetime) -> tuple[str, ...]:

@@ -21,9 +21,11 @@ from sqlalchemy.orm import Session
 from mamori.core.errors import ConflictError, InputError, NotFoundError
 from mamori.core.i18n import N_
 from mamori.ledger import merkle
-from mamori.ledger.models import LedgerCheckpoint, LedgerChunk, LedgerEvent, LedgerState
+from mamori.ledger.blocks import StoredEvent
+from mamori.ledger.models import LedgerCheckpoint, LedgerChunk, LedgerState
 from mamori.ledger.notes import Checkpoint, NoteError, open_checkpoint, split_note
 from mamori.ledger.records import chunk_leaf_data, event_leaf, part_digest, salts
+from mamori.ledger.stored import UnreadableBlockError, chunk_holding, chunk_leaves, events_at
 
 BUNDLE_FORMAT = "mamori-proof-bundle/v1"
 CONSISTENCY_FORMAT = "mamori-consistency/v1"
@@ -93,22 +95,16 @@ def _wanted(seqs: Sequence[int], redact: Mapping[int, Collection[str]]) -> list[
     return wanted
 
 
-def _load_events(session: Session, wanted: list[int]) -> dict[int, LedgerEvent]:
-    found = {
-        event.seq: event
-        for event in session.scalars(select(LedgerEvent).where(LedgerEvent.seq.in_(wanted)))
-    }
+def _load_events(session: Session, wanted: list[int]) -> dict[int, StoredEvent]:
+    try:
+        found = events_at(session, wanted)
+    except UnreadableBlockError as exc:
+        raise ConflictError(TAMPERED, params={"where": f"chunk {exc.chunk_index}"}) from exc
     missing = [seq for seq in wanted if seq not in found]
     if not missing:
         return found
     # A purged chunk keeps its row but loses its events: say so rather than "unknown".
-    chunk = session.scalar(
-        select(LedgerChunk).where(
-            LedgerChunk.first_seq <= missing[0],
-            LedgerChunk.first_seq + LedgerChunk.size > missing[0],
-        )
-    )
-    if chunk is not None:
+    if chunk_holding(session, missing[0]) is not None:
         raise ConflictError(
             N_("Event %(seq)s was purged with its chunk; it can no longer be proved."),
             params={"seq": missing[0]},
@@ -213,18 +209,10 @@ def _chunk_leaf_text(chunk: LedgerChunk) -> str:
 
 
 def _chunk_tree(session: Session, chunk: LedgerChunk) -> _Levels:
-    leaves = [
-        bytes(leaf)
-        for leaf in session.scalars(
-            select(LedgerEvent.leaf)
-            .where(
-                LedgerEvent.seq >= chunk.first_seq,
-                LedgerEvent.seq < chunk.first_seq + chunk.size,
-                LedgerEvent.chunk_index == chunk.index,
-            )
-            .order_by(LedgerEvent.seq)
-        )
-    ]
+    try:
+        leaves = chunk_leaves(session, chunk) or []
+    except UnreadableBlockError as exc:
+        raise ConflictError(TAMPERED, params={"where": f"chunk {chunk.index}"}) from exc
     tree = _Levels(leaves)
     if len(leaves) != chunk.size or tree.root() != bytes(chunk.root):
         raise ConflictError(TAMPERED, params={"where": f"chunk {chunk.index}"})
@@ -238,7 +226,7 @@ def _part(text: str, salt: bytes, redacted: bool) -> dict[str, Any]:
 
 
 def _entry(
-    event: LedgerEvent, chunk: LedgerChunk, chunk_tree: _Levels, log: _Levels, hidden: set[str]
+    event: StoredEvent, chunk: LedgerChunk, chunk_tree: _Levels, log: _Levels, hidden: set[str]
 ) -> dict[str, Any]:
     secret = bytes(chunk.secret or b"")
     if event_leaf(secret, event.seq, event.head, event.subject, event.content) != bytes(event.leaf):

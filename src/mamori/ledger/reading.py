@@ -12,15 +12,14 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from mamori.core.clock import as_utc
 from mamori.core.scope import TenantScope
 from mamori.ledger.events import Outcome, Severity
-from mamori.ledger.models import LedgerChunk, LedgerEvent
-
-READ_BATCH = 2000
+from mamori.ledger.models import LedgerChunk
+from mamori.ledger.stored import Place, events_of_chunks
 
 
 @dataclass(frozen=True)
@@ -87,31 +86,40 @@ class Selection:
     include_provider: bool = False  # provider chunks (tenant None) in a limited scope
 
 
-def chunks(session: Session, selection: Selection) -> Iterator[LedgerChunk]:
-    """Live (not purged) chunks matching `selection`, oldest first."""
-    statement = select(LedgerChunk).where(LedgerChunk.purged_at.is_(None))
+def _matching(selection: Selection) -> ColumnElement[bool]:
+    """Live (not purged) chunks matching `selection`."""
+    conditions: list[ColumnElement[bool]] = [LedgerChunk.purged_at.is_(None)]
     if selection.scope.tenant_ids is not None:
         inside: ColumnElement[bool] = LedgerChunk.tenant_id.in_(sorted(selection.scope.tenant_ids))
         if selection.include_provider:
             inside = or_(inside, LedgerChunk.tenant_id.is_(None))
-        statement = statement.where(inside)
+        conditions.append(inside)
     if selection.classes is not None:
-        statement = statement.where(LedgerChunk.event_class.in_(sorted(selection.classes)))
+        conditions.append(LedgerChunk.event_class.in_(sorted(selection.classes)))
     if selection.start is not None:
-        statement = statement.where(LedgerChunk.received_at >= selection.start)
+        conditions.append(LedgerChunk.received_at >= selection.start)
     if selection.end is not None:
-        statement = statement.where(LedgerChunk.received_at < selection.end)
+        conditions.append(LedgerChunk.received_at < selection.end)
+    return and_(*conditions)
+
+
+def chunks(session: Session, selection: Selection) -> Iterator[LedgerChunk]:
+    """Live (not purged) chunks matching `selection`, oldest first."""
+    statement = select(LedgerChunk).where(_matching(selection))
     yield from session.scalars(statement.order_by(LedgerChunk.index))
 
 
 def entries(session: Session, selection: Selection) -> Iterator[Entry]:
     """Decoded events matching `selection`, in order."""
-    for chunk in list(chunks(session, selection)):
-        statement = (
-            select(LedgerEvent.head, LedgerEvent.subject, LedgerEvent.content)
-            .where(LedgerEvent.seq >= chunk.first_seq)
-            .where(LedgerEvent.seq < chunk.first_seq + chunk.size)
-            .order_by(LedgerEvent.seq)
+    # Only where each chunk's events are, so even a long range costs little memory here;
+    # the blocks are then read a few dozen at a time.
+    places = [
+        Place(index, first_seq, size)
+        for index, first_seq, size in session.execute(
+            select(LedgerChunk.index, LedgerChunk.first_seq, LedgerChunk.size)
+            .where(_matching(selection))
+            .order_by(LedgerChunk.index)
         )
-        for head, subject, content in session.execute(statement):
-            yield decode(chunk.index, head, subject, content)
+    ]
+    for event in events_of_chunks(session, places):
+        yield decode(event.chunk_index, event.head, event.subject, event.content)

@@ -25,8 +25,9 @@ from mamori.commitments.service import CommitmentsService
 from mamori.core.clock import as_utc
 from mamori.core.errors import ConflictError, InputError, NotFoundError
 from mamori.core.i18n import N_
+from mamori.ledger.blocks import BlockError, dedups_of
 from mamori.ledger.events import IncomingEvent, Outcome, Severity
-from mamori.ledger.models import LedgerChunk, LedgerEvent, LegalHold
+from mamori.ledger.models import LedgerBlock, LedgerChunk, LegalHold
 from mamori.ledger.records import Attributed, EventClass
 from mamori.ledger.store import LedgerWriter, aware_utc
 
@@ -123,27 +124,49 @@ def expired_chunks(
     return due, held
 
 
-def seq_runs(chunks: Sequence[LedgerChunk]) -> list[tuple[int, int]]:
-    """The chunks' event positions as merged inclusive ranges (neighbours become one)."""
-    runs: list[tuple[int, int]] = []
-    for chunk in sorted(chunks, key=lambda c: c.first_seq):
-        first, last = chunk.first_seq, chunk.first_seq + chunk.size - 1
-        if runs and runs[-1][1] + 1 == first:
-            runs[-1] = (runs[-1][0], last)
-        else:
-            runs.append((first, last))
-    return runs
+PURGE_GROUP_EVENTS = 20_000  # events whose blocks are read at a time (about 15 MB)
+
+DEDUP_DELETE = {
+    "qmark": "DELETE FROM ledger_dedup WHERE key = ?",
+    "format": "DELETE FROM ledger_dedup WHERE key = %s",
+}
+
+
+def purge_groups(chunks: Sequence[LedgerChunk]) -> list[list[int]]:
+    """The chunks' indexes in order, grouped so a group holds about PURGE_GROUP_EVENTS."""
+    groups: list[list[int]] = []
+    held = PURGE_GROUP_EVENTS
+    for chunk in sorted(chunks, key=lambda c: c.index):
+        if held >= PURGE_GROUP_EVENTS:
+            groups.append([])
+            held = 0
+        groups[-1].append(chunk.index)
+        held += chunk.size
+    return groups
 
 
 def erase(connection: Connection, chunks: Sequence[LedgerChunk], now: datetime) -> int:
-    """Delete the events and secrets of `chunks`; returns the number of events deleted.
+    """Delete the blocks, event keys and secrets of `chunks`; returns the events deleted.
 
-    Expired chunks are mostly neighbours, so one range delete covers many of them.
+    Blocks are read a group at a time for their events' de-duplication keys, so memory
+    stays bounded however much has expired.
     """
     deleted = 0
-    for first, last in seq_runs(chunks):
-        result = connection.execute(delete(LedgerEvent).where(LedgerEvent.seq.between(first, last)))
-        deleted += result.rowcount or 0
+    style = "qmark" if connection.dialect.paramstyle == "qmark" else "format"
+    for group in purge_groups(chunks):
+        bodies = connection.execute(
+            select(LedgerBlock.body).where(LedgerBlock.chunk_index.in_(group))
+        ).scalars()
+        keys: list[tuple[bytes]] = []
+        for body in bodies:
+            try:
+                keys += [(key,) for key in dedups_of(body)]
+            except BlockError:
+                continue  # a damaged block: `verify` names it; its keys cannot be read
+        if keys:
+            connection.exec_driver_sql(DEDUP_DELETE[style], keys)
+        connection.execute(delete(LedgerBlock).where(LedgerBlock.chunk_index.in_(group)))
+        deleted += len(keys)
     if chunks:
         connection.execute(
             update(LedgerChunk)

@@ -51,12 +51,12 @@ class LedgerService:
         """Store `items` in the caller's transaction (committed with the caller's work)."""
         return self.writer.append(connection, items)
 
-    def verify(self, progress: Callable[[int], None] | None = None) -> Report:
-        """Recompute everything in one consistent read."""
+    def verify(self, progress: Callable[[int], None] | None = None, jobs: int = 1) -> Report:
+        """Recompute everything in one consistent read (chunks by `jobs` processes)."""
         with self.database.engine.connect() as connection:
             if connection.dialect.name == "postgresql":
                 connection = connection.execution_options(isolation_level="REPEATABLE READ")
             else:
                 connection = connection.execution_options(**READ_ONLY)
             with connection.begin():
-                return Verifier(self.vkey, progress).run(connection)
+                return Verifier(self.vkey, progress, jobs=jobs).run(connection)

@@ -21,6 +21,7 @@ from mamori.core.clock import as_utc, utcnow
 from mamori.core.crypto import derive_key, load_secret_key
 from mamori.core.settings import Settings
 from mamori.ledger import merkle
+from mamori.ledger.blocks import pack
 from mamori.ledger.models import LedgerCheckpoint, LedgerChunk, LedgerState
 from mamori.ledger.notes import Checkpoint, NoteSigner
 from mamori.ledger.records import (
@@ -28,8 +29,8 @@ from mamori.ledger.records import (
     Encoded,
     chunk_leaf_data,
     encode,
-    event_leaf,
-    head_text,
+    event_leaf_of,
+    head_bytes,
     timestamp,
 )
 
@@ -63,18 +64,19 @@ def log_signer(settings: Settings) -> NoteSigner:
     return NoteSigner(settings.resolved_ledger_origin, seed)
 
 
-# The one bulk statement, written out per driver parameter style (sqlite3 qmark, psycopg).
-EVENT_INSERT = {
-    "qmark": "INSERT INTO ledger_events (seq, chunk_index, head, subject, content, leaf, dedup) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-    "format": "INSERT INTO ledger_events (seq, chunk_index, head, subject, content, leaf, dedup) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+# The bulk statements, written out per driver parameter style (sqlite3 qmark, psycopg).
+BLOCK_INSERT = {
+    "qmark": "INSERT INTO ledger_blocks (chunk_index, body) VALUES (?, ?)",
+    "format": "INSERT INTO ledger_blocks (chunk_index, body) VALUES (%s, %s)",
+}
+DEDUP_INSERT = {
+    "qmark": "INSERT INTO ledger_dedup (key) VALUES (?)",
+    "format": "INSERT INTO ledger_dedup (key) VALUES (%s)",
 }
 
 
-def _event_insert(connection: Connection) -> str:
-    style = connection.dialect.paramstyle
-    return EVENT_INSERT["qmark" if style == "qmark" else "format"]
+def _style(connection: Connection) -> str:
+    return "qmark" if connection.dialect.paramstyle == "qmark" else "format"
 
 
 @dataclass
@@ -110,7 +112,7 @@ def _fresh(connection: Connection, batch: Sequence[Encoded]) -> list[Encoded]:
         part = keys[start : start + DEDUP_QUERY_SLICE]
         places = ", ".join([marker] * len(part))
         found = connection.exec_driver_sql(
-            f"SELECT dedup FROM ledger_events WHERE dedup IN ({places})",  # noqa: S608 - markers only
+            f"SELECT key FROM ledger_dedup WHERE key IN ({places})",  # noqa: S608 - markers only
             tuple(part),
         )
         for (key,) in found:
@@ -151,12 +153,14 @@ class LedgerWriter:
         now = aware_utc(self.clock())
         first_seq = head.next_seq
         chunk_rows: list[dict[str, Any]] = []
-        event_rows: list[tuple[Any, ...]] = []
+        block_rows: list[tuple[int, bytes]] = []
         for group in _grouped(fresh):
-            chunk_row, rows = self._chunk(head, group, now)
+            chunk_row, body = self._chunk(head, group, now)
             chunk_rows.append(chunk_row)
-            event_rows += rows
-        connection.exec_driver_sql(_event_insert(connection), event_rows)
+            block_rows.append((chunk_row["index"], body))
+        style = _style(connection)
+        connection.exec_driver_sql(BLOCK_INSERT[style], block_rows)
+        connection.exec_driver_sql(DEDUP_INSERT[style], [(item.dedup,) for item in fresh])
         connection.execute(insert(LedgerChunk), chunk_rows)
         self._sign_head(connection, head, now)
         return AppendResult(
@@ -165,17 +169,26 @@ class LedgerWriter:
 
     def _chunk(
         self, head: _Head, group: list[Encoded], now: datetime
-    ) -> tuple[dict[str, Any], list[tuple[Any, ...]]]:
+    ) -> tuple[dict[str, Any], bytes]:
+        """The chunk row of `group` and the block holding its events."""
         secret = os.urandom(32)
         index, first = head.tree_size, head.next_seq
         received = timestamp(now) or ""
-        rows, leaves = [], []
-        for offset, item in enumerate(group):
-            seq = first + offset
-            head_json = head_text(item.head_fields, seq, received)
-            leaf = event_leaf(secret, seq, head_json, item.subject, item.content)
-            leaves.append(leaf)
-            rows.append((seq, index, head_json, item.subject, item.content, leaf, item.dedup))
+        heads = [
+            head_bytes(item.head_fields, first + offset, received)
+            for offset, item in enumerate(group)
+        ]
+        leaves = [
+            event_leaf_of(secret, first + offset, head_json, item.subject, item.content)
+            for offset, (head_json, item) in enumerate(zip(heads, group, strict=True))
+        ]
+        body = pack(
+            heads,
+            [item.subject for item in group],
+            [item.content for item in group],
+            leaves,
+            [item.dedup for item in group],
+        )
         root = merkle.root(leaves)
         tenant, event_class = group[0].tenant_id, group[0].event_class
         data = chunk_leaf_data(index, tenant, event_class, first, len(group), now, root)
@@ -194,7 +207,7 @@ class LedgerWriter:
             "leaf": chunk_leaf,
             "secret": secret,
         }
-        return chunk, rows
+        return chunk, body
 
     def _sign_head(self, connection: Connection, head: _Head, now: datetime) -> None:
         count, latest = connection.execute(

@@ -1,46 +1,75 @@
 """Recompute the whole ledger and say where it first goes wrong.
 
-One read transaction streams chunks and events side by side in position order, so memory
-stays flat: every event's bytes are hashed again and compared with its stored leaf, every
-chunk's root is rebuilt from its events, every chunk's fields are hashed into its leaf,
-the leaves are folded into the log's root and compared with every published checkpoint
-and with the signed head; then every cosignature is checked.
+One read transaction streams the chunks and their blocks side by side in index order, so
+memory stays flat: every event's bytes are hashed again and compared with the leaf its
+block stores, every chunk's root is rebuilt from those leaves, every chunk's fields are
+hashed into its leaf, the leaves are folded into the log's root and compared with every
+published checkpoint and with the signed head; then every cosignature is checked. A
+purged chunk must have no block left, every block must belong to a chunk, and the
+de-duplication index must hold one key per stored event (it is an index, not evidence:
+only its size is checked).
+
+With `jobs` above one, worker processes check ranges of chunk indexes (blocks, events,
+roots and chunk leaves) and this process folds the chunk leaves they return, in order,
+exactly as it folds its own: the report is the same. The workers read the same snapshot:
+PostgreSQL exports this transaction's snapshot to them; on SQLite, where it cannot be
+shared, a worker that sees another version of the head than this process does (the
+ledger changed in between) makes the verification run again here, in one process.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator
+import hashlib
+import itertools
+import math
+import multiprocessing
+import re
+import struct
+from collections.abc import Callable, Generator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from multiprocessing.util import Finalize
 from typing import Any
 
 from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from mamori.core.clock import as_utc
+from mamori.core.db import READ_ONLY, make_engine
 from mamori.ledger import merkle
+from mamori.ledger.blocks import BlockError, unpack
 from mamori.ledger.models import LedgerCheckpoint, LedgerCosignature, LedgerCosigner, LedgerState
 from mamori.ledger.notes import NoteError, open_checkpoint, split_note, verify_cosignature
-from mamori.ledger.records import chunk_leaf_data, dedup_key, event_leaf
+from mamori.ledger.records import chunk_leaf_data
 from mamori.ledger.store import CHECKPOINT_COUNT
 
 MAX_PROBLEMS = 20
-STREAM_BATCH = 5000
+CHUNK_BATCH = 5000  # chunk rows fetched at a time
+BLOCK_BATCH = 50  # block rows fetched at a time (a block holds up to a whole batch)
+SPAN_EVENTS = 50_000  # about this many events per range a worker checks at a time
+SPANS_PER_JOB = 4  # at least this many ranges per worker, so they finish together
+# Starting workers costs seconds (each imports mamori): smaller ledgers are checked here.
+PARALLEL_MIN_EVENTS = 200_000
 
 CHUNKS_SQL = (
     'SELECT "index", tenant_id, event_class, first_seq, size, received_at, root, leaf, '
     'secret, purged_at FROM ledger_chunks ORDER BY "index"'
 )
-EVENTS_SQL = (
-    "SELECT seq, chunk_index, head, subject, content, leaf, dedup FROM ledger_events ORDER BY seq"
-)
+BLOCKS_SQL = "SELECT chunk_index, body FROM ledger_blocks ORDER BY chunk_index"
+DEDUP_COUNT_SQL = "SELECT COUNT(*) FROM ledger_dedup"
+SPANS_SQL = 'SELECT MIN("index"), MAX("index"), COUNT(*), SUM(size) FROM ledger_chunks'
+
+_SEQ = struct.Struct(">Q")  # an event's position as its salts' message
+_UNREADABLE = merkle.leaf_hash(b"")  # folded in for a chunk whose leaf cannot be read
+_SNAPSHOT = re.compile(r"[0-9A-Fa-f-]+")  # what pg_export_snapshot() answers
 
 
 @dataclass(frozen=True)
 class Problem:
     """Something that does not add up, and where."""
 
-    where: str  # "event 1234", "chunk 17", "checkpoint 40", "head"
+    where: str  # "event 1234", "chunk 17", "block 9", "checkpoint 40", "head"
     what: str
 
 
@@ -68,17 +97,30 @@ class Report:
             self.problems.append(Problem(where, what))
 
 
-def _stream(connection: Connection, sql: str, name: str) -> Generator[tuple[Any, ...]]:
+def _ranged(sql: str, column: str, low: int | None, high: int | None) -> str:
+    """`sql` (one table, ending in ORDER BY) limited to `low <= column < high`."""
+    bounds = []
+    if low is not None:
+        bounds.append(f"{column} >= {int(low)}")
+    if high is not None:
+        bounds.append(f"{column} < {int(high)}")
+    if not bounds:
+        return sql
+    head, order = sql.split(" ORDER BY ")
+    return f"{head} WHERE {' AND '.join(bounds)} ORDER BY {order}"
+
+
+def _stream(connection: Connection, sql: str, name: str, batch: int) -> Generator[tuple[Any, ...]]:
     """Rows of `sql`, fetched in batches (a server-side cursor on PostgreSQL)."""
     raw: Any = connection.connection.driver_connection
     if connection.dialect.name == "postgresql":
         cursor = raw.cursor(name=name)
-        cursor.itersize = STREAM_BATCH
+        cursor.itersize = batch
     else:
         cursor = raw.cursor()
     try:
         cursor.execute(sql)
-        while rows := cursor.fetchmany(STREAM_BATCH):
+        while rows := cursor.fetchmany(batch):
             yield from rows
     finally:
         cursor.close()
@@ -91,106 +133,302 @@ def _moment(value: Any) -> datetime:
     return as_utc(value)
 
 
-class Verifier:
-    """Checks one ledger against the log's public key."""
+# One chunk checked: index, first_seq, size, its recomputed leaf, the blocks before it
+# that belong to no chunk, its problems (where, what), events checked, events stored
+# (live chunks with a block) and whether it is purged. The last item of a range has
+# index None and carries only the stray blocks after its last chunk.
+Checked = tuple[int | None, int, int, bytes, list[int], list[tuple[str, str]], int, int, bool]
 
-    def __init__(self, vkey: str, progress: Callable[[int], None] | None = None) -> None:
+
+def check_range(
+    connection: Connection, low: int | None = None, high: int | None = None
+) -> Generator[Checked]:
+    """Check the chunks with `low <= index < high` (None: unbounded) and their blocks."""
+    chunks = _stream(
+        connection, _ranged(CHUNKS_SQL, '"index"', low, high), "verify_chunks", CHUNK_BATCH
+    )
+    blocks = _stream(
+        connection, _ranged(BLOCKS_SQL, "chunk_index", low, high), "verify_blocks", BLOCK_BATCH
+    )
+    try:
+        block = next(blocks, None)
+        for row in chunks:
+            index = row[0]
+            strays: list[int] = []
+            while block is not None and block[0] < index:
+                if len(strays) < MAX_PROBLEMS:
+                    strays.append(block[0])
+                block = next(blocks, None)
+            body = None
+            if block is not None and block[0] == index:
+                body = block[1]
+                block = next(blocks, None)
+            problems: list[tuple[str, str]] = []
+            try:
+                leaf, events, stored, purged = _check_chunk(row, body, problems)
+            except (TypeError, ValueError, OverflowError) as exc:  # a value of another type
+                problems.append((f"chunk {index}", f"its row cannot be read: {exc}"))
+                leaf = row[7] if isinstance(row[7], bytes) else _UNREADABLE
+                purged = row[9] is not None or row[8] is None
+                events, stored = 0, row[4] if not purged and body is not None else 0
+            yield (index, row[3], row[4], leaf, strays, problems, events, stored, purged)
+        strays = []
+        while block is not None and len(strays) < MAX_PROBLEMS:
+            strays.append(block[0])
+            block = next(blocks, None)
+        yield (None, 0, 0, b"", strays, [], 0, 0, False)
+    finally:
+        chunks.close()
+        blocks.close()
+
+
+def _check_chunk(
+    row: tuple[Any, ...], body: bytes | None, problems: list[tuple[str, str]]
+) -> tuple[bytes, int, int, bool]:
+    """Check one chunk row and its block; returns its leaf, events checked and stored."""
+    index, tenant, event_class, first, size, received, root, leaf, secret, purged = row
+    root = bytes(root)
+    data = chunk_leaf_data(index, tenant, event_class, first, size, _moment(received), root)
+    recomputed = merkle.leaf_hash(data)
+    if recomputed != bytes(leaf):
+        problems.append((f"chunk {index}", "its fields do not match its stored hash"))
+    if purged is not None or secret is None:
+        if body is not None:
+            problems.append((f"chunk {index}", "its events are still stored after the purge"))
+        return recomputed, 0, 0, True
+    if body is None:
+        problems.append((f"chunk {index}", "its events are missing"))
+        return recomputed, 0, 0, False
+    scope = f"{tenant or '-'}|{event_class}|".encode()
+    checked = _check_block(index, first, size, root, bytes(secret), scope, bytes(body), problems)
+    return recomputed, checked, size, False
+
+
+def _check_block(
+    index: int,
+    first: int,
+    size: int,
+    root: bytes,
+    secret: bytes,
+    scope: bytes,
+    body: bytes,
+    problems: list[tuple[str, str]],
+) -> int:
+    """Hash every event of a live chunk's block again; returns the events checked.
+
+    The hashing is `records.event_leaf_of` and `records.dedup_key_of` written out, with
+    the keyed and scoped BLAKE2b states made once per chunk and copied per event.
+    """
+    try:
+        block = unpack(body, size)
+    except BlockError as exc:
+        problems.append((f"chunk {index}", str(exc)))
+        return 0
+    if first < 0 or first + size > 1 << 64:
+        problems.append((f"chunk {index}", "its events' positions are out of range"))
+        return 0
+    try:
+        salting = hashlib.blake2b(key=secret, digest_size=64).copy
+    except ValueError:
+        problems.append((f"chunk {index}", "its secret is not a key"))
+        return 0
+    keying = hashlib.blake2b(scope, digest_size=16).copy
+    sha = hashlib.sha256
+    position = _SEQ.pack
+    leaves: list[bytes] = []
+    keys: list[bytes] = []
+    keep_leaf, keep_key = leaves.append, keys.append
+    seq = first
+    for head, subject, content in zip(block.heads, block.subjects, block.contents, strict=True):
+        salts = salting()
+        salts.update(position(seq))
+        both = salts.digest()
+        keep_leaf(
+            sha(
+                b"\x00"
+                + head
+                + b"\n"
+                + sha(both[:32] + subject).digest()
+                + sha(both[32:] + content).digest()
+            ).digest()
+        )
+        key = keying()
+        key.update(content)
+        keep_key(key.digest())
+        seq += 1
+    if leaves != block.leaves or keys != block.dedups:
+        pairs = zip(leaves, block.leaves, keys, block.dedups, strict=True)
+        for number, (leaf, stored_leaf, key_, stored_key) in enumerate(pairs):
+            if leaf != stored_leaf:
+                problems.append(
+                    (f"event {first + number}", "its stored bytes do not match its hash")
+                )
+            elif key_ != stored_key:
+                problems.append(
+                    (f"event {first + number}", "its de-duplication key does not match its content")
+                )
+    if merkle.root(block.leaves) != root:
+        problems.append((f"chunk {index}", "its root does not match its events"))
+    return len(leaves)
+
+
+class _Fold:
+    """Chunk leaves folded into the log in order, checked against the checkpoints."""
+
+    def __init__(
+        self,
+        report: Report,
+        checkpoints: list[LedgerCheckpoint],
+        check_checkpoint: Callable[[Report, LedgerCheckpoint, bytes], None],
+        progress: Callable[[int], None],
+    ) -> None:
+        self.report = report
+        self.frontier = merkle.Frontier()
+        self.due = iter(checkpoints)
+        self.checkpoint = next(self.due, None)
+        self.check_checkpoint = check_checkpoint
+        self.progress = progress
+        self.expected_seq = 0
+        self.stored = 0  # events in live chunks' blocks: the keys the index should hold
+
+    def add(self, checked: Checked) -> None:
+        """Fold one checked chunk (or the end of a range) in."""
+        index, first, size, leaf, strays, problems, events, stored, purged = checked
+        report, frontier = self.report, self.frontier
+        for stray in strays:
+            report.add(f"block {stray}", "belongs to no chunk")
+        if index is None:
+            return
+        if index != frontier.size:
+            report.add(f"chunk {frontier.size}", f"missing (the next chunk is {index})")
+        if first != self.expected_seq:
+            report.add(f"chunk {index}", f"starts at event {first}, expected {self.expected_seq}")
+        for where, what in problems:
+            report.add(where, what)
+        frontier.append(leaf)
+        report.chunks += 1
+        report.events += events
+        report.purged_chunks += purged
+        self.stored += stored
+        self.expected_seq = first + size
+        report.next_seq = self.expected_seq
+        while self.checkpoint is not None and self.checkpoint.size <= frontier.size:
+            if self.checkpoint.size == frontier.size:
+                self.check_checkpoint(report, self.checkpoint, frontier.root())
+            self.checkpoint = next(self.due, None)
+        self.progress(report.events)
+
+    def dedup_index(self, keys: int) -> None:
+        """Compare the size of the de-duplication index with the events stored."""
+        if keys != self.stored:
+            self.report.add("dedup index", f"holds {keys} keys for {self.stored} stored events")
+
+
+class Verifier:
+    """Checks one ledger against the log's public key.
+
+    `jobs` above one checks chunks in that many worker processes, each with its own
+    connection to `url` (by default the URL of the connection given to `run`).
+    """
+
+    def __init__(
+        self,
+        vkey: str,
+        progress: Callable[[int], None] | None = None,
+        *,
+        jobs: int = 1,
+        url: str | None = None,
+    ) -> None:
         self.vkey = vkey
         self.progress = progress or (lambda count: None)
+        self.jobs = max(1, jobs)
+        self.url = url
 
     def run(self, connection: Connection) -> Report:
         """Verify everything visible in `connection`'s transaction."""
-        report = Report()
         session = Session(bind=connection)
         state = session.get(LedgerState, 1)
         checkpoints = list(
             session.scalars(select(LedgerCheckpoint).order_by(LedgerCheckpoint.size))
         )
-        frontier = self._walk(connection, report, checkpoints)
+        version = None if state is None else state.version
+        url = self._worker_url(connection)
+        fold = None
+        if url is not None:
+            fold = self._walk_parallel(connection, checkpoints, url, version)
+        if fold is None:
+            fold = self._walk(connection, checkpoints)
+        report = fold.report
         if state is None:
             report.add("head", "missing")
         else:
-            self._head(report, state, frontier, len(checkpoints))
+            self._head(report, state, fold.frontier, len(checkpoints))
         for checkpoint in checkpoints:
-            if checkpoint.size > frontier.size:
+            if checkpoint.size > fold.frontier.size:
                 report.add(f"checkpoint {checkpoint.size}", "it covers chunks that do not exist")
         report.checkpoints = len(checkpoints)
         self._cosignatures(session, report, {c.size: c for c in checkpoints})
         return report
 
-    def _walk(
-        self, connection: Connection, report: Report, checkpoints: list[LedgerCheckpoint]
-    ) -> merkle.Frontier:
-        event_rows = _stream(connection, EVENTS_SQL, "verify_events")
-        chunk_rows = _stream(connection, CHUNKS_SQL, "verify_chunks")
+    def _new_fold(self, checkpoints: list[LedgerCheckpoint]) -> _Fold:
+        return _Fold(Report(), checkpoints, self._checkpoint, self.progress)
+
+    def _walk(self, connection: Connection, checkpoints: list[LedgerCheckpoint]) -> _Fold:
+        fold = self._new_fold(checkpoints)
+        checked = check_range(connection)
         try:
-            return self._fold(report, checkpoints, _Events(event_rows, report), chunk_rows)
+            for item in checked:
+                fold.add(item)
         finally:
-            event_rows.close()
-            chunk_rows.close()
+            checked.close()
+        fold.dedup_index(_dedup_keys(connection))
+        return fold
 
-    def _fold(
+    def _worker_url(self, connection: Connection) -> str | None:
+        """Where the workers connect; None when verifying in this process only."""
+        if self.jobs < 2:
+            return None
+        if self.url is not None:
+            return self.url
+        url = connection.engine.url
+        if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+            return None  # a private database no other process can open
+        return url.render_as_string(hide_password=False)
+
+    def _walk_parallel(
         self,
-        report: Report,
+        connection: Connection,
         checkpoints: list[LedgerCheckpoint],
-        events: _Events,
-        chunk_rows: Iterator[tuple[Any, ...]],
-    ) -> merkle.Frontier:
-        frontier = merkle.Frontier()
-        due = iter(checkpoints)
-        checkpoint = next(due, None)
-        expected_seq = 0
-        for row in chunk_rows:
-            index, tenant, event_class, first, size, received, root, leaf, secret, purged = row
-            where = f"chunk {index}"
-            if index != frontier.size:
-                report.add(f"chunk {frontier.size}", f"missing (the next chunk is {index})")
-            if first != expected_seq:
-                report.add(where, f"starts at event {first}, expected {expected_seq}")
-            data = chunk_leaf_data(
-                index, tenant, event_class, first, size, _moment(received), bytes(root)
-            )
-            recomputed = merkle.leaf_hash(data)
-            if recomputed != bytes(leaf):
-                report.add(where, "its fields do not match its stored hash")
-            events.skip_before(first)
-            if purged is None and secret is not None:
-                self._chunk_events(events, report, row)
-            else:
-                report.purged_chunks += 1
-                events.expect_none(first, first + size, where)
-            frontier.append(recomputed)
-            report.chunks += 1
-            expected_seq = first + size
-            report.next_seq = expected_seq
-            while checkpoint is not None and checkpoint.size <= frontier.size:
-                if checkpoint.size == frontier.size:
-                    self._checkpoint(report, checkpoint, frontier.root())
-                checkpoint = next(due, None)
-            self.progress(report.events)
-        events.skip_before(None)
-        return frontier
+        url: str,
+        version: int | None,
+    ) -> _Fold | None:
+        """The chunks checked by workers; None when they saw another ledger (SQLite).
 
-    def _chunk_events(self, events: _Events, report: Report, row: tuple[Any, ...]) -> None:
-        index, tenant, event_class, first, size, _, root, _, secret, _ = row
-        leaves: list[bytes] = []
-        secret = bytes(secret)
-        for seq in range(first, first + size):
-            stored = events.take(seq, f"chunk {index}")
-            if stored is None:
-                continue
-            _, chunk_index, head, subject, content, leaf, dedup = stored
-            leaf = bytes(leaf)
-            if chunk_index != index:
-                report.add(f"event {seq}", f"says it is in chunk {chunk_index}, not {index}")
-            if event_leaf(secret, seq, head, subject, content) != leaf:
-                report.add(f"event {seq}", "its stored bytes do not match its hash")
-            elif dedup_key(tenant, event_class, content) != bytes(dedup):
-                report.add(f"event {seq}", "its de-duplication key does not match its content")
-            leaves.append(leaf)
-            report.events += 1
-        if len(leaves) == size and merkle.root(leaves) != bytes(root):
-            report.add(f"chunk {index}", "its root does not match its events")
+        None too, without starting workers, for a ledger too small to be worth them.
+        """
+        spans = _spans(connection, self.jobs)
+        if spans is None:
+            return None
+        snapshot = None
+        if connection.dialect.name == "postgresql":
+            snapshot = str(connection.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one())
+        fold = self._new_fold(checkpoints)
+        context = _worker_context()
+        with ProcessPoolExecutor(
+            self.jobs, mp_context=context, initializer=_open_worker, initargs=(url, snapshot)
+        ) as pool:
+            results = pool.map(_check_span, spans)
+            keys = _dedup_keys(connection)  # while the workers hash
+            try:
+                for seen, items in results:
+                    if seen != version:
+                        return None
+                    for item in items:
+                        fold.add(item)
+            finally:
+                pool.shutdown(cancel_futures=True)
+        fold.dedup_index(keys)
+        return fold
 
     def _checkpoint(self, report: Report, checkpoint: LedgerCheckpoint, root: bytes) -> None:
         where = f"checkpoint {checkpoint.size}"
@@ -257,34 +495,85 @@ def _fits(state: LedgerState) -> bool:
     return len(bytes(state.frontier)) == 32 * bin(state.tree_size).count("1")
 
 
-class _Events:
-    """The event stream, consumed in position order alongside the chunks."""
+def _dedup_keys(connection: Connection) -> int:
+    return int(connection.exec_driver_sql(DEDUP_COUNT_SQL).scalar_one())
 
-    def __init__(self, rows: Iterator[tuple[Any, ...]], report: Report) -> None:
-        self.rows = rows
-        self.report = report
-        self.current = next(rows, None)
 
-    def _advance(self) -> None:
-        self.current = next(self.rows, None)
+def _spans(connection: Connection, jobs: int) -> list[tuple[int | None, int | None]] | None:
+    """Ranges of chunk indexes [low, high) covering every index, None: unbounded.
 
-    def skip_before(self, seq: int | None) -> None:
-        """Report and pass over events before `seq` (all remaining when None)."""
-        while self.current is not None and (seq is None or self.current[0] < seq):
-            self.report.add(f"event {self.current[0]}", "belongs to no chunk")
-            self._advance()
+    About SPAN_EVENTS events each (at least SPANS_PER_JOB per worker), of equal widths
+    between the lowest and highest index; the first and last are open-ended, so blocks
+    outside the chunks' indexes are seen too. None under PARALLEL_MIN_EVENTS events.
+    """
+    low, high, count, events = connection.exec_driver_sql(SPANS_SQL).one()
+    if not count or int(events or 0) < PARALLEL_MIN_EVENTS:
+        return None
+    wanted = max(jobs * SPANS_PER_JOB, math.ceil(int(events or 0) / SPAN_EVENTS))
+    number = max(1, min(wanted, int(count)))
+    width = max(1, math.ceil((int(high) - int(low) + 1) / number))
+    cuts = [int(low) + width * step for step in range(1, number)]
+    cuts = [cut for cut in cuts if cut <= int(high)]
+    bounds: list[int | None] = [None, *cuts, None]
+    return list(itertools.pairwise(bounds))
 
-    def take(self, seq: int, where: str) -> tuple[Any, ...] | None:
-        """The event at `seq`, or None (reported) when it is missing."""
-        if self.current is None or self.current[0] != seq:
-            self.report.add(f"event {seq}", f"missing from {where}")
-            return None
-        row = self.current
-        self._advance()
-        return row
 
-    def expect_none(self, first: int, end: int, where: str) -> None:
-        """Report events left behind in a purged range."""
-        while self.current is not None and first <= self.current[0] < end:
-            self.report.add(f"event {self.current[0]}", f"is still stored in purged {where}")
-            self._advance()
+def _worker_context() -> multiprocessing.context.BaseContext:
+    """Where workers come from: a fork server that imported this module once, or spawn."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["__main__", __name__])
+    return context
+
+
+# The worker side: one connection per process, in one read transaction for its life.
+
+_worker: dict[str, Any] = {}
+
+
+def _open_worker(url: str, snapshot: str | None) -> None:
+    """Connect a worker process and begin its read transaction (in `snapshot` on PostgreSQL)."""
+    engine = make_engine(url)
+    connection = engine.connect()
+    if connection.dialect.name == "postgresql":
+        connection = connection.execution_options(
+            isolation_level="REPEATABLE READ", postgresql_readonly=True
+        )
+    else:
+        connection = connection.execution_options(**READ_ONLY)
+    transaction = connection.begin()
+    if snapshot is not None:
+        if not _SNAPSHOT.fullmatch(snapshot):
+            raise ValueError(f"not a snapshot: {snapshot!r}")
+        connection.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+    version = connection.execute(select(LedgerState.version).where(LedgerState.id == 1))
+    _worker.update(connection=connection, version=version.scalar_one_or_none())
+
+    def close() -> None:
+        transaction.rollback()
+        connection.close()
+        engine.dispose()
+
+    Finalize(None, close, exitpriority=10)
+
+
+def _check_span(span: tuple[int | None, int | None]) -> tuple[int | None, list[Checked]]:
+    """In a worker: the head's version it sees and the chunks of `span`, checked.
+
+    Problems past the first MAX_PROBLEMS of the span are dropped: they could not be
+    reported anyway.
+    """
+    items: list[Checked] = []
+    kept = 0
+    checked = check_range(_worker["connection"], *span)
+    try:
+        for item in checked:
+            index, first, size, leaf, strays, problems, events, stored, purged = item
+            if kept >= MAX_PROBLEMS and (problems or strays):
+                item = (index, first, size, leaf, [], [], events, stored, purged)
+            kept += len(problems) + len(strays)
+            items.append(item)
+    finally:
+        checked.close()
+    return _worker["version"], items

@@ -1,0 +1,167 @@
+"""A chunk's events packed into one stored block.
+
+Every event of a chunk is kept in one `ledger_blocks` row rather than a row each: reading
+or verifying the ledger then costs one row per chunk, and a purge deletes one row per
+chunk. The block keeps each event's three exact parts (head, subject, content; UTF-8
+JSON as `records` makes them), its leaf hash and its de-duplication key:
+
+    magic      b"MB1"
+    count      4 bytes, big-endian: the chunk's size
+    lengths    3 x 4 bytes per event: head, subject and content lengths
+    leaves     32 bytes per event
+    dedups     16 bytes per event
+    parts      head || subject || content of each event, in order
+
+An event's position is its chunk's `first_seq` plus its place in the block (its head
+says the same, and its leaf commits to it). Anything that does not add up is a
+BlockError naming what is wrong, so `verify` can say where the ledger was changed.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+MAGIC = b"MB1"
+LEAF_SIZE = 32
+DEDUP_SIZE = 16
+_COUNT = struct.Struct(">I")
+_HEADER = len(MAGIC) + _COUNT.size
+
+
+class BlockError(ValueError):
+    """A stored block that cannot be read, and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """The decoded parts of a block, one list entry per event in order."""
+
+    heads: list[bytes]
+    subjects: list[bytes]
+    contents: list[bytes]
+    leaves: list[bytes]
+    dedups: list[bytes]
+
+    def __len__(self) -> int:
+        return len(self.heads)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """One event as stored: its position, exact parts, leaf and de-duplication key."""
+
+    seq: int
+    chunk_index: int
+    head: str
+    subject: str
+    content: str
+    leaf: bytes
+    dedup: bytes
+
+
+def pack(
+    heads: Sequence[bytes],
+    subjects: Sequence[bytes],
+    contents: Sequence[bytes],
+    leaves: Sequence[bytes],
+    dedups: Sequence[bytes],
+) -> bytes:
+    """The block holding these events (all sequences in event order, of equal length)."""
+    count = len(heads)
+    if not count == len(subjects) == len(contents) == len(leaves) == len(dedups):
+        raise ValueError("every part of a block needs one entry per event")
+    lengths: list[int] = []
+    parts: list[bytes] = []
+    for head, subject, content in zip(heads, subjects, contents, strict=True):
+        lengths += (len(head), len(subject), len(content))
+        parts += (head, subject, content)
+    if any(len(leaf) != LEAF_SIZE for leaf in leaves):
+        raise ValueError(f"a leaf is not {LEAF_SIZE} bytes")
+    if any(len(dedup) != DEDUP_SIZE for dedup in dedups):
+        raise ValueError(f"a de-duplication key is not {DEDUP_SIZE} bytes")
+    return b"".join(
+        (
+            MAGIC,
+            _COUNT.pack(count),
+            struct.pack(f">{3 * count}I", *lengths),
+            *leaves,
+            *dedups,
+            *parts,
+        )
+    )
+
+
+def unpack(body: bytes, expected: int | None = None) -> Block:
+    """The events of `body`; `expected` is the size its chunk says it has.
+
+    Raises BlockError when the block is not one, holds another number of events than
+    expected, or its lengths do not add up to its size.
+    """
+    body = bytes(body)
+    if len(body) < _HEADER or body[: len(MAGIC)] != MAGIC:
+        raise BlockError("it is not a block of events")
+    (count,) = _COUNT.unpack_from(body, len(MAGIC))
+    if expected is not None and count != expected:
+        raise BlockError(f"it holds {count} events, its chunk says {expected}")
+    table = _HEADER + 12 * count
+    parts_at = table + (LEAF_SIZE + DEDUP_SIZE) * count
+    if len(body) < parts_at:
+        raise BlockError("it is shorter than its table of events")
+    lengths = struct.unpack_from(f">{3 * count}I", body, _HEADER)
+    if parts_at + sum(lengths) != len(body):
+        raise BlockError("its events' lengths do not add up to its size")
+    leaves = [body[i : i + LEAF_SIZE] for i in range(table, table + LEAF_SIZE * count, LEAF_SIZE)]
+    dedup_at = table + LEAF_SIZE * count
+    dedups = [
+        body[i : i + DEDUP_SIZE] for i in range(dedup_at, dedup_at + DEDUP_SIZE * count, DEDUP_SIZE)
+    ]
+    heads: list[bytes] = []
+    subjects: list[bytes] = []
+    contents: list[bytes] = []
+    at = parts_at
+    for number in range(count):
+        head_end = at + lengths[3 * number]
+        subject_end = head_end + lengths[3 * number + 1]
+        content_end = subject_end + lengths[3 * number + 2]
+        heads.append(body[at:head_end])
+        subjects.append(body[head_end:subject_end])
+        contents.append(body[subject_end:content_end])
+        at = content_end
+    return Block(heads, subjects, contents, leaves, dedups)
+
+
+def dedups_of(body: bytes) -> list[bytes]:
+    """Only the de-duplication keys of a block (what a purge removes from the index)."""
+    body = bytes(body)
+    if len(body) < _HEADER or body[: len(MAGIC)] != MAGIC:
+        raise BlockError("it is not a block of events")
+    (count,) = _COUNT.unpack_from(body, len(MAGIC))
+    start = _HEADER + (12 + LEAF_SIZE) * count
+    if len(body) < start + DEDUP_SIZE * count:
+        raise BlockError("it is shorter than its table of events")
+    return [body[i : i + DEDUP_SIZE] for i in range(start, start + DEDUP_SIZE * count, DEDUP_SIZE)]
+
+
+def stored_events(chunk_index: int, first_seq: int, body: bytes, size: int) -> list[StoredEvent]:
+    """The events of a chunk's block as text, positioned from `first_seq`.
+
+    Raises BlockError as `unpack` does, or naming the event whose bytes are not UTF-8.
+    """
+    block = unpack(body, size)
+    found: list[StoredEvent] = []
+    for number in range(len(block)):
+        seq = first_seq + number
+        try:
+            head = block.heads[number].decode()
+            subject = block.subjects[number].decode()
+            content = block.contents[number].decode()
+        except UnicodeDecodeError as exc:
+            raise BlockError(f"event {seq} is not UTF-8 text") from exc
+        found.append(
+            StoredEvent(
+                seq, chunk_index, head, subject, content, block.leaves[number], block.dedups[number]
+            )
+        )
+    return found
