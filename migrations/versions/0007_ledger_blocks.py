@@ -25,6 +25,13 @@ depends_on: str | Sequence[str] | None = None
 
 ROW_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 CHUNKS = 'SELECT "index", first_seq, size FROM ledger_chunks ORDER BY "index"'
+EVENTS = sa.table(
+    "ledger_events",
+    *(
+        sa.column(name)
+        for name in ("seq", "chunk_index", "head", "subject", "content", "leaf", "dedup")
+    ),
+)
 
 
 def upgrade() -> None:
@@ -44,15 +51,7 @@ def upgrade() -> None:
     with op.batch_alter_table("ledger_chunks", schema=None) as batch_op:
         batch_op.create_index("ix_ledger_chunks_first_seq", ["first_seq"], unique=False)
     bind = op.get_bind()
-    events = sa.table(
-        "ledger_events",
-        sa.column("seq"),
-        sa.column("head"),
-        sa.column("subject"),
-        sa.column("content"),
-        sa.column("leaf"),
-        sa.column("dedup"),
-    )
+    events = EVENTS
     blocks = sa.table("ledger_blocks", sa.column("chunk_index"), sa.column("body"))
     dedup = sa.table("ledger_dedup", sa.column("key"))
     for index, first, size in bind.execute(sa.text(CHUNKS)).all():
@@ -97,16 +96,7 @@ def downgrade() -> None:
         sa.UniqueConstraint("dedup", name=op.f("uq_ledger_events_dedup")),
     )
     bind = op.get_bind()
-    events = sa.table(
-        "ledger_events",
-        sa.column("seq"),
-        sa.column("chunk_index"),
-        sa.column("head"),
-        sa.column("subject"),
-        sa.column("content"),
-        sa.column("leaf"),
-        sa.column("dedup"),
-    )
+    events = EVENTS
     stored = bind.execute(
         sa.text(
             'SELECT c."index", c.first_seq, c.size, b.body FROM ledger_chunks c '
