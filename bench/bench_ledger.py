@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Generator, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -328,6 +328,21 @@ def one_core() -> Iterator[int]:
         yield len(os.sched_getaffinity(0))
     finally:
         os.sched_setaffinity(0, allowed)
+
+
+@contextmanager
+def every_core() -> Iterator[None]:
+    """Undo `one_core` for the block: worker processes started in it may use every CPU."""
+    if not hasattr(os, "sched_setaffinity"):
+        yield
+        return
+    pinned = os.sched_getaffinity(0)
+    with suppress(OSError):
+        os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, pinned)
 
 
 # bulk ingest
@@ -860,7 +875,8 @@ def run(
         jobs = os.cpu_count() or 1
         if jobs > 1 and report.events >= PARALLEL_MIN_EVENTS:
             # `mamori ledger verify --jobs N`: the chunks checked by N worker processes.
-            parallel_wall, parallel = median_wall(lambda: verify_service.verify(jobs=jobs), 1)
+            with every_core():
+                parallel_wall, parallel = median_wall(lambda: verify_service.verify(jobs=jobs), 1)
             emit("verify_jobs", jobs)
             emit("verify_parallel_rate", rate(parallel.events, parallel_wall), "events/s")
         else:
