@@ -18,8 +18,8 @@ from typing import Any
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from mamori.posture.collectors.base import SnapshotBuilder
-from mamori.posture.snapshot import GLOBAL_REGION, Resource, unknown
+from mamori.posture.collectors.base import Failure, SnapshotBuilder
+from mamori.posture.snapshot import GLOBAL_REGION, Resource
 
 PROVIDER = "aws"
 _XML_ERROR = re.compile(r"<Code>(?P<code>[^<]+)</Code>\s*<Message>(?P<message>[^<]*)</Message>")
@@ -34,18 +34,6 @@ class Answer:
     body: Any
     digest: str
     absent: bool = False  # the answer was "not configured" (an error code that is an answer)
-
-
-@dataclass(frozen=True)
-class Failure:
-    """A failed call: AWS's error code and message."""
-
-    code: str
-    message: str
-
-    def unknown(self) -> dict[str, str]:
-        """The stand-in for a property this failure left unread."""
-        return unknown(f"{self.code}: {self.message}")
 
 
 def error_of(exc: Exception) -> Failure:

@@ -22,8 +22,8 @@ from azure.core.exceptions import (
 )
 from azure.core.rest import HttpRequest
 
-from mamori.posture.collectors.base import SnapshotBuilder
-from mamori.posture.snapshot import GLOBAL_REGION, unknown
+from mamori.posture.collectors.base import Failure, SnapshotBuilder
+from mamori.posture.snapshot import GLOBAL_REGION
 
 PROVIDER = "azure"
 
@@ -45,18 +45,6 @@ class Answer:
 
     body: Any
     digest: str
-
-
-@dataclass(frozen=True)
-class Failure:
-    """A failed call: the ARM error code and message."""
-
-    code: str
-    message: str
-
-    def unknown(self) -> dict[str, str]:
-        """The stand-in for a property this failure left unread."""
-        return unknown(f"{self.code}: {self.message}")
 
 
 def error_of(exc: Exception) -> Failure:

@@ -10,10 +10,24 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from mamori.core.clock import utcnow
-from mamori.posture.snapshot import CoverageEntry, RawResponse, Resource, Snapshot
+from mamori.posture.snapshot import CoverageEntry, RawResponse, Resource, Snapshot, unknown
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A failed call: the cloud's error code and message."""
+
+    code: str
+    message: str
+
+    def unknown(self) -> dict[str, str]:
+        """The stand-in for a property this failure left unread."""
+        return unknown(f"{self.code}: {self.message}")
+
 
 MAX_ERROR_MESSAGE = 500
 
