@@ -56,6 +56,7 @@ from mamori.core.mail.memory import MemoryNotifier
 from mamori.core.settings import Settings
 from mamori.ledger.events import IncomingEvent, Outcome, Severity
 from mamori.ledger.formats.base import record_to_event
+from mamori.ledger.hashing import NATIVE
 from mamori.ledger.records import Attributed, EventClass
 from mamori.ledger.service import LedgerService
 from mamori.ledger.stored import events_between
@@ -794,6 +795,7 @@ def run(
     """Every phase, in order: bulk ingest, plain insert, verify, purge, HTTP ingest."""
     note(f"load average at the start: {load_average()}")
     note(durability(database))
+    note(f"hashing: {'native (mamori.ledger._native)' if NATIVE else 'pure Python'}")
     sources = sources_of(database)
     check_event_shape(sources)
     emit("tenants", sum(1 for source in sources if source.tenant_id is not None))

@@ -1,10 +1,10 @@
-"""Verify with worker processes reports exactly what it reports in one process.
+"""Verify with worker threads reports exactly what it reports in one thread.
 
-The workers check ranges of chunks and this process folds their leaves in order, so the
+The workers check ranges of chunks and the calling thread folds their leaves in order, so the
 report, its problems and their order included, must be the same: on a clean ledger, on
 one tampered in many places at once, and on one with more problems than are kept. The
 workers read the snapshot of the verifying transaction, even when the ledger grows while
-they start (PostgreSQL shares the snapshot; SQLite verifies again in one process).
+they start (PostgreSQL shares the snapshot; SQLite verifies again in one thread).
 """
 
 from __future__ import annotations
@@ -166,5 +166,5 @@ def test_a_small_ledger_is_checked_without_workers(
         raise AssertionError("workers started for a small ledger")
 
     monkeypatch.setattr(verify, "PARALLEL_MIN_EVENTS", 152)  # 151 positions
-    monkeypatch.setattr(verify, "ProcessPoolExecutor", no_workers)
+    monkeypatch.setattr(verify, "ThreadPoolExecutor", no_workers)
     assert verify_with(filled, JOBS) == filled.verify()

@@ -51,17 +51,21 @@ def _begin_sqlite(connection: Connection) -> None:
     connection.exec_driver_sql(f"BEGIN {'DEFERRED' if mode == 'DEFERRED' else 'IMMEDIATE'}")
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """An engine for `url`, with mamori's connection settings applied."""
+def make_engine(url: str, *, echo: bool = False, pool_size: int | None = None) -> Engine:
+    """An engine for `url`, with mamori's connection settings applied.
+
+    `pool_size` sets how many connections it keeps open (SQLAlchemy's default otherwise).
+    """
+    pooling: dict[str, Any] = {} if pool_size is None else {"pool_size": pool_size}
     if url.startswith("sqlite"):
         database = url.split(":///", 1)[-1]
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False})
+        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False}, **pooling)
         event.listen(engine, "connect", _apply_sqlite_pragmas)
         event.listen(engine, "begin", _begin_sqlite)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True)
+    return create_engine(url, echo=echo, pool_pre_ping=True, **pooling)
 
 
 class Database:

@@ -93,13 +93,23 @@ def pack(
     )
 
 
-def unpack(body: bytes, expected: int | None = None) -> Block:
-    """The events of `body`; `expected` is the size its chunk says it has.
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Where a block's parts lie: its event count, lengths and offsets."""
+
+    count: int
+    lengths: tuple[int, ...]  # head, subject and content length of each event in turn
+    leaves_at: int
+    dedups_at: int
+    parts_at: int
+
+
+def layout(body: bytes, expected: int | None = None) -> Layout:
+    """The layout of `body`; `expected` is the size its chunk says it has.
 
     Raises BlockError when the block is not one, holds another number of events than
     expected, or its lengths do not add up to its size.
     """
-    body = bytes(body)
     if len(body) < _HEADER or body[: len(MAGIC)] != MAGIC:
         raise BlockError("it is not a block of events")
     (count,) = _COUNT.unpack_from(body, len(MAGIC))
@@ -112,8 +122,16 @@ def unpack(body: bytes, expected: int | None = None) -> Block:
     lengths = struct.unpack_from(f">{3 * count}I", body, _HEADER)
     if parts_at + sum(lengths) != len(body):
         raise BlockError("its events' lengths do not add up to its size")
+    return Layout(count, lengths, table, table + LEAF_SIZE * count, parts_at)
+
+
+def unpack(body: bytes, expected: int | None = None) -> Block:
+    """The events of `body`, checked as `layout` checks it."""
+    body = bytes(body)
+    shape = layout(body, expected)
+    count, lengths, parts_at = shape.count, shape.lengths, shape.parts_at
+    table, dedup_at = shape.leaves_at, shape.dedups_at
     leaves = [body[i : i + LEAF_SIZE] for i in range(table, table + LEAF_SIZE * count, LEAF_SIZE)]
-    dedup_at = table + LEAF_SIZE * count
     dedups = [
         body[i : i + DEDUP_SIZE] for i in range(dedup_at, dedup_at + DEDUP_SIZE * count, DEDUP_SIZE)
     ]

@@ -43,7 +43,7 @@ Jobs = Annotated[
         "--jobs",
         "-j",
         min=1,
-        help="Worker processes that check the chunks in parallel (default 1: none); "
+        help="Worker threads that check the chunks in parallel (default 1: none); "
         f"a ledger of fewer than {PARALLEL_MIN_EVENTS:,} events is checked without them.",
     ),
 ]
@@ -67,7 +67,7 @@ def _event_count(database: Database) -> int:
 def _run_verify(
     ledger: LedgerService, jobs: int, progress: Callable[[int], None] | None = None
 ) -> Report:
-    """`ledger.verify`, with the chunks checked by `jobs` worker processes."""
+    """`ledger.verify`, with the chunks checked by `jobs` worker threads."""
     return ledger.verify(progress, jobs=jobs)
 
 

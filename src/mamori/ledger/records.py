@@ -14,9 +14,10 @@ a digest reveals nothing without its salt. Chunks are leaves of the global log:
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any
@@ -51,14 +52,21 @@ class Attributed:
 
 @dataclass(slots=True)  # not frozen: made once per event on the ingest path
 class Encoded:
-    """An event's stored parts (UTF-8 JSON bytes) before it has a position."""
+    """An event's stored parts (UTF-8 JSON bytes) before it has a position.
+
+    Its head is kept in two pieces, `head_start` and `head_end`: the position and the
+    receipt time go between them (`head_of`). `dedup` is set once the batch's keys are
+    computed (`hashing.dedup_keys` over `hour` and `content`).
+    """
 
     tenant_id: str | None
     event_class: str
-    head_fields: dict[str, Any]
+    head_start: bytes
+    head_end: bytes
     subject: bytes
     content: bytes
-    dedup: bytes
+    hour: int
+    dedup: bytes = b""
 
 
 def timestamp(moment: datetime | None) -> str | None:
@@ -94,7 +102,6 @@ def encode(item: Attributed) -> Encoded:
     content = _json_bytes(
         {"labels": dict(event.labels), "message": event.message, "original": event.original}
     )
-    dedup = dedup_key_of(item.tenant_id, event_class, content)
     head = {
         "action": event.action,
         "class": event_class,
@@ -105,25 +112,97 @@ def encode(item: Attributed) -> Encoded:
         "tenant": item.tenant_id,
         "v": RECORD_VERSION,
     }
-    return Encoded(item.tenant_id, event_class, head, subject, content, dedup)
+    start, end = head_pieces(head)
+    hour = occurred_hour(event.occurred_at)
+    return Encoded(item.tenant_id, event_class, start, end, subject, content, hour)
 
 
-def dedup_key(tenant_id: str | None, event_class: str, content: str) -> bytes:
-    """What makes two events the same delivery: tenant, class and identical content.
+_AFTER_POSITION = b',"service":'  # the first key after "received_at" and "seq"
 
-    Derived only from what the chunk and the event store, so `verify` can recompute it.
+
+def head_pieces(fields: Mapping[str, Any]) -> tuple[bytes, bytes]:
+    """A head without its position and receipt time, cut where they go.
+
+    `fields` are a head's fields as `encode` makes them. Sorted, "received_at" and "seq"
+    fall between "outcome" and "service"; the first `,"service":` in the JSON is that
+    key, since a quote inside a string is escaped.
     """
-    return dedup_key_of(tenant_id, event_class, content.encode())
+    whole = _json_bytes(fields)
+    cut = whole.index(_AFTER_POSITION)
+    return whole[:cut], whole[cut:]
 
 
-def dedup_key_of(tenant_id: str | None, event_class: str, content: bytes) -> bytes:
-    """`dedup_key` of stored content bytes."""
-    return hashlib.blake2b(_dedup_scope(tenant_id, event_class) + content, digest_size=16).digest()
+def head_of(start: bytes, end: bytes, seq: int, received_at: bytes) -> bytes:
+    """The stored head at `seq`: exactly `head_bytes` of the fields `start` and `end` hold."""
+    return b'%s,"received_at":"%s","seq":%d%s' % (start, received_at, seq, end)
+
+
+def dedup_scope(tenant_id: str | None, event_class: str) -> bytes:
+    """What a de-duplication key is scoped to: the chunk's tenant and class.
+
+    Two events are the same delivery when their scope, the hour they occurred and their
+    content are the same (`hashing.dedup_keys`). A key starts with that hour, which keeps
+    the index in time order: a batch's keys land on a few of its pages and a purged
+    month's keys lie together, rather than all over it.
+    """
+    return _dedup_scope(tenant_id, event_class)
 
 
 @lru_cache(maxsize=4096)
 def _dedup_scope(tenant_id: str | None, event_class: str) -> bytes:
     return f"{tenant_id or '-'}|{event_class}|".encode()
+
+
+DEDUP_HOUR_SIZE = 4
+NO_HOUR = 0  # events without a time, or before 1970
+_EPOCH_DAY = date(1970, 1, 1).toordinal()
+_OCCURRED = b'"occurred_at":"'
+_HOUR_TEXT = re.compile(rb"(\d{4})-(\d{2})-(\d{2})T(\d{2})")
+
+
+def occurred_hour(moment: datetime | None) -> int:
+    """Whole hours from 1970-01-01T00Z to `moment` (NO_HOUR when unknown or earlier)."""
+    if moment is None:
+        return NO_HOUR
+    utc = moment if moment.tzinfo is UTC else as_utc(moment)
+    if utc.year < 1970:
+        return NO_HOUR
+    return (utc.toordinal() - _EPOCH_DAY) * 24 + utc.hour
+
+
+def hour_of_head(head: bytes) -> int:
+    """`occurred_hour` of a stored head, read from its `occurred_at` text.
+
+    The first `"occurred_at":"` in the head is the key itself (a quote inside a JSON
+    string is escaped), followed by the time as `timestamp` writes it. Anything else
+    (null, or text that is not such a time) gives NO_HOUR; the native hashing reads the
+    same bytes by the same rule.
+    """
+    at = head.find(_OCCURRED)
+    if at < 0:
+        return NO_HOUR
+    start = at + len(_OCCURRED)
+    found = _HOUR_TEXT.fullmatch(head, start, start + 13)
+    if found is None:
+        return NO_HOUR
+    year, month, day, hour = (int(part) for part in found.groups())
+    if year < 1970 or not (1 <= month <= 12 and 1 <= day <= 31 and hour <= 23):
+        return NO_HOUR
+    return (days_from_civil(year, month, day) * 24) + hour
+
+
+def days_from_civil(year: int, month: int, day: int) -> int:
+    """Days from 1970-01-01 to a proleptic Gregorian date (any day number up to 31).
+
+    Counted by arithmetic rather than `date`, so a day that a month lacks (31 April) is
+    counted exactly as the native code counts it.
+    """
+    year -= month <= 2
+    era = year // 400
+    of_era = year - era * 400
+    of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    of_cycle = of_era * 365 + of_era // 4 - of_era // 100 + of_year
+    return era * 146097 + of_cycle - 719468
 
 
 def head_text(fields: Mapping[str, Any], seq: int, received_at: str) -> str:

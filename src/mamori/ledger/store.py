@@ -21,16 +21,16 @@ from mamori.core.clock import as_utc, utcnow
 from mamori.core.crypto import derive_key, load_secret_key
 from mamori.core.settings import Settings
 from mamori.ledger import merkle
-from mamori.ledger.blocks import pack
+from mamori.ledger.hashing import dedup_keys, pack_chunk
 from mamori.ledger.models import LedgerCheckpoint, LedgerChunk, LedgerState
 from mamori.ledger.notes import Checkpoint, NoteSigner
 from mamori.ledger.records import (
     Attributed,
     Encoded,
     chunk_leaf_data,
+    dedup_scope,
     encode,
-    event_leaf_of,
-    head_bytes,
+    head_of,
     timestamp,
 )
 
@@ -145,6 +145,11 @@ class LedgerWriter:
     def append(self, connection: Connection, items: Sequence[Attributed]) -> AppendResult:
         """Store `items` in `connection`'s transaction (the caller commits)."""
         encoded = [encode(item) for item in items]
+        for group in _grouped(encoded):
+            scope = dedup_scope(group[0].tenant_id, group[0].event_class)
+            keys = dedup_keys(scope, [item.hour for item in group], [i.content for i in group])
+            for item, key in zip(group, keys, strict=True):
+                item.dedup = key
         head = _lock_head(connection)
         fresh = _fresh(connection, encoded)
         if not fresh:
@@ -173,23 +178,19 @@ class LedgerWriter:
         """The chunk row of `group` and the block holding its events."""
         secret = os.urandom(32)
         index, first = head.tree_size, head.next_seq
-        received = timestamp(now) or ""
+        received = (timestamp(now) or "").encode()
         heads = [
-            head_bytes(item.head_fields, first + offset, received)
+            head_of(item.head_start, item.head_end, first + offset, received)
             for offset, item in enumerate(group)
         ]
-        leaves = [
-            event_leaf_of(secret, first + offset, head_json, item.subject, item.content)
-            for offset, (head_json, item) in enumerate(zip(heads, group, strict=True))
-        ]
-        body = pack(
+        body, root = pack_chunk(
+            secret,
+            first,
             heads,
             [item.subject for item in group],
             [item.content for item in group],
-            leaves,
             [item.dedup for item in group],
         )
-        root = merkle.root(leaves)
         tenant, event_class = group[0].tenant_id, group[0].event_class
         data = chunk_leaf_data(index, tenant, event_class, first, len(group), now, root)
         chunk_leaf = merkle.leaf_hash(data)

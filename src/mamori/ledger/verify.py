@@ -9,36 +9,36 @@ purged chunk must have no block left, every block must belong to a chunk, and th
 de-duplication index must hold one key per stored event (it is an index, not evidence:
 only its size is checked).
 
-With `jobs` above one, worker processes check ranges of chunk indexes (blocks, events,
-roots and chunk leaves) and this process folds the chunk leaves they return, in order,
-exactly as it folds its own: the report is the same. The workers read the same snapshot:
-PostgreSQL exports this transaction's snapshot to them; on SQLite, where it cannot be
-shared, a worker that sees another version of the head than this process does (the
-ledger changed in between) makes the verification run again here, in one process.
+With `jobs` above one, worker threads check ranges of chunk indexes (blocks, events,
+roots and chunk leaves), each on a connection of its own, and the calling thread folds
+the chunk leaves they return, in order, exactly as it folds its own: the report is the
+same. Threads run in parallel because the hashing (`hashing.block_digests`, native)
+and the database driver release the GIL. The workers read the same snapshot: PostgreSQL
+exports this transaction's snapshot to them; on SQLite, where it cannot be shared, a
+worker that sees another version of the head than the caller does (the ledger changed in
+between) makes the verification run again in the calling thread.
 """
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import math
-import multiprocessing
 import re
-import struct
+import threading
 from collections.abc import Callable, Generator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from multiprocessing.util import Finalize
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, RootTransaction, select
 from sqlalchemy.orm import Session
 
 from mamori.core.clock import as_utc
 from mamori.core.db import READ_ONLY, make_engine
 from mamori.ledger import merkle
-from mamori.ledger.blocks import BlockError, unpack
+from mamori.ledger.blocks import DEDUP_SIZE, LEAF_SIZE, BlockError, layout
+from mamori.ledger.hashing import block_digests
 from mamori.ledger.models import LedgerCheckpoint, LedgerCosignature, LedgerCosigner, LedgerState
 from mamori.ledger.notes import NoteError, open_checkpoint, split_note, verify_cosignature
 from mamori.ledger.records import chunk_leaf_data
@@ -49,8 +49,9 @@ CHUNK_BATCH = 5000  # chunk rows fetched at a time
 BLOCK_BATCH = 50  # block rows fetched at a time (a block holds up to a whole batch)
 SPAN_EVENTS = 50_000  # about this many events per range a worker checks at a time
 SPANS_PER_JOB = 4  # at least this many ranges per worker, so they finish together
-# Starting workers costs seconds (each imports mamori): smaller ledgers are checked here.
-PARALLEL_MIN_EVENTS = 200_000
+# Smaller ledgers are checked in the calling thread: opening the workers' connections
+# would cost about what they save.
+PARALLEL_MIN_EVENTS = 20_000
 
 CHUNKS_SQL = (
     'SELECT "index", tenant_id, event_class, first_seq, size, received_at, root, leaf, '
@@ -60,7 +61,7 @@ BLOCKS_SQL = "SELECT chunk_index, body FROM ledger_blocks ORDER BY chunk_index"
 DEDUP_COUNT_SQL = "SELECT COUNT(*) FROM ledger_dedup"
 SPANS_SQL = 'SELECT MIN("index"), MAX("index"), COUNT(*), SUM(size) FROM ledger_chunks'
 
-_SEQ = struct.Struct(">Q")  # an event's position as its salts' message
+MAX_SECRET = 64  # a BLAKE2b key
 _UNREADABLE = merkle.leaf_hash(b"")  # folded in for a chunk whose leaf cannot be read
 _SNAPSHOT = re.compile(r"[0-9A-Fa-f-]+")  # what pg_export_snapshot() answers
 
@@ -216,60 +217,40 @@ def _check_block(
 ) -> int:
     """Hash every event of a live chunk's block again; returns the events checked.
 
-    The hashing is `records.event_leaf_of` and `records.dedup_key_of` written out, with
-    the keyed and scoped BLAKE2b states made once per chunk and copied per event.
+    `hashing.block_digests` recomputes the leaves and keys (natively where built); they
+    are compared with the block's own as whole runs of bytes, event by event only when
+    they differ.
     """
     try:
-        block = unpack(body, size)
+        shape = layout(body, size)
     except BlockError as exc:
         problems.append((f"chunk {index}", str(exc)))
         return 0
     if first < 0 or first + size > 1 << 64:
         problems.append((f"chunk {index}", "its events' positions are out of range"))
         return 0
-    try:
-        salting = hashlib.blake2b(key=secret, digest_size=64).copy
-    except ValueError:
+    if len(secret) > MAX_SECRET:
         problems.append((f"chunk {index}", "its secret is not a key"))
         return 0
-    keying = hashlib.blake2b(scope, digest_size=16).copy
-    sha = hashlib.sha256
-    position = _SEQ.pack
-    leaves: list[bytes] = []
-    keys: list[bytes] = []
-    keep_leaf, keep_key = leaves.append, keys.append
-    seq = first
-    for head, subject, content in zip(block.heads, block.subjects, block.contents, strict=True):
-        salts = salting()
-        salts.update(position(seq))
-        both = salts.digest()
-        keep_leaf(
-            sha(
-                b"\x00"
-                + head
-                + b"\n"
-                + sha(both[:32] + subject).digest()
-                + sha(both[32:] + content).digest()
-            ).digest()
-        )
-        key = keying()
-        key.update(content)
-        keep_key(key.digest())
-        seq += 1
-    if leaves != block.leaves or keys != block.dedups:
-        pairs = zip(leaves, block.leaves, keys, block.dedups, strict=True)
-        for number, (leaf, stored_leaf, key_, stored_key) in enumerate(pairs):
-            if leaf != stored_leaf:
+    leaves, keys, stored_root = block_digests(body, first, secret, scope)
+    stored_leaves = body[shape.leaves_at : shape.dedups_at]
+    stored_keys = body[shape.dedups_at : shape.parts_at]
+    if leaves != stored_leaves or keys != stored_keys:
+        for number in range(size):
+            at = number * LEAF_SIZE
+            if leaves[at : at + LEAF_SIZE] != stored_leaves[at : at + LEAF_SIZE]:
                 problems.append(
                     (f"event {first + number}", "its stored bytes do not match its hash")
                 )
-            elif key_ != stored_key:
+                continue
+            at = number * DEDUP_SIZE
+            if keys[at : at + DEDUP_SIZE] != stored_keys[at : at + DEDUP_SIZE]:
                 problems.append(
                     (f"event {first + number}", "its de-duplication key does not match its content")
                 )
-    if merkle.root(block.leaves) != root:
+    if stored_root != root:
         problems.append((f"chunk {index}", "its root does not match its events"))
-    return len(leaves)
+    return size
 
 
 class _Fold:
@@ -327,7 +308,7 @@ class _Fold:
 class Verifier:
     """Checks one ledger against the log's public key.
 
-    `jobs` above one checks chunks in that many worker processes, each with its own
+    `jobs` above one checks chunks in that many worker threads, each with its own
     connection to `url` (by default the URL of the connection given to `run`).
     """
 
@@ -413,20 +394,21 @@ class Verifier:
         if connection.dialect.name == "postgresql":
             snapshot = str(connection.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one())
         fold = self._new_fold(checkpoints)
-        context = _worker_context()
-        with ProcessPoolExecutor(
-            self.jobs, mp_context=context, initializer=_open_worker, initargs=(url, snapshot)
-        ) as pool:
-            results = pool.map(_check_span, spans)
-            keys = _dedup_keys(connection)  # while the workers hash
-            try:
-                for seen, items in results:
-                    if seen != version:
-                        return None
-                    for item in items:
-                        fold.add(item)
-            finally:
-                pool.shutdown(cancel_futures=True)
+        readers = _Readers(url, snapshot, self.jobs)
+        try:
+            with ThreadPoolExecutor(self.jobs, thread_name_prefix="mamori-verify") as pool:
+                results = pool.map(readers.check, spans)
+                keys = _dedup_keys(connection)  # while the workers hash
+                try:
+                    for seen, items in results:
+                        if seen != version:
+                            return None
+                        for item in items:
+                            fold.add(item)
+                finally:
+                    pool.shutdown(cancel_futures=True)
+        finally:
+            readers.close()
         fold.dedup_index(keys)
         return fold
 
@@ -518,62 +500,62 @@ def _spans(connection: Connection, jobs: int) -> list[tuple[int | None, int | No
     return list(itertools.pairwise(bounds))
 
 
-def _worker_context() -> multiprocessing.context.BaseContext:
-    """Where workers come from: a fork server that imported this module once, or spawn."""
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["__main__", __name__])
-    return context
+class _Readers:
+    """The worker threads' connections: one each, opened on first use, in one read
+    transaction for the whole verification (in `snapshot` on PostgreSQL)."""
 
-
-# The worker side: one connection per process, in one read transaction for its life.
-
-_worker: dict[str, Any] = {}
-
-
-def _open_worker(url: str, snapshot: str | None) -> None:
-    """Connect a worker process and begin its read transaction (in `snapshot` on PostgreSQL)."""
-    engine = make_engine(url)
-    connection = engine.connect()
-    if connection.dialect.name == "postgresql":
-        connection = connection.execution_options(
-            isolation_level="REPEATABLE READ", postgresql_readonly=True
-        )
-    else:
-        connection = connection.execution_options(**READ_ONLY)
-    transaction = connection.begin()
-    if snapshot is not None:
-        if not _SNAPSHOT.fullmatch(snapshot):
+    def __init__(self, url: str, snapshot: str | None, jobs: int) -> None:
+        if snapshot is not None and not _SNAPSHOT.fullmatch(snapshot):
             raise ValueError(f"not a snapshot: {snapshot!r}")
-        connection.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
-    version = connection.execute(select(LedgerState.version).where(LedgerState.id == 1))
-    _worker.update(connection=connection, version=version.scalar_one_or_none())
+        self.engine = make_engine(url, pool_size=jobs)
+        self.snapshot = snapshot
+        self.local = threading.local()
+        self.opened: list[tuple[Connection, RootTransaction]] = []
+        self.lock = threading.Lock()
 
-    def close() -> None:
-        transaction.rollback()
-        connection.close()
-        engine.dispose()
+    def check(self, span: tuple[int | None, int | None]) -> tuple[int | None, list[Checked]]:
+        """The head's version this thread sees and the chunks of `span`, checked.
 
-    Finalize(None, close, exitpriority=10)
+        Problems past the first MAX_PROBLEMS of the span are dropped: they could not be
+        reported anyway.
+        """
+        reader = getattr(self.local, "reader", None)
+        if reader is None:
+            reader = self.local.reader = self._open()
+        connection, version = reader
+        items: list[Checked] = []
+        kept = 0
+        checked = check_range(connection, *span)
+        try:
+            for item in checked:
+                index, first, size, leaf, strays, problems, events, stored, purged = item
+                if kept >= MAX_PROBLEMS and (problems or strays):
+                    item = (index, first, size, leaf, [], [], events, stored, purged)
+                kept += len(problems) + len(strays)
+                items.append(item)
+        finally:
+            checked.close()
+        return version, items
 
+    def _open(self) -> tuple[Connection, int | None]:
+        connection = self.engine.connect()
+        if connection.dialect.name == "postgresql":
+            connection = connection.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+        else:
+            connection = connection.execution_options(**READ_ONLY)
+        transaction = connection.begin()
+        with self.lock:
+            self.opened.append((connection, transaction))
+        if self.snapshot is not None:
+            connection.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{self.snapshot}'")
+        version = connection.execute(select(LedgerState.version).where(LedgerState.id == 1))
+        return connection, version.scalar_one_or_none()
 
-def _check_span(span: tuple[int | None, int | None]) -> tuple[int | None, list[Checked]]:
-    """In a worker: the head's version it sees and the chunks of `span`, checked.
-
-    Problems past the first MAX_PROBLEMS of the span are dropped: they could not be
-    reported anyway.
-    """
-    items: list[Checked] = []
-    kept = 0
-    checked = check_range(_worker["connection"], *span)
-    try:
-        for item in checked:
-            index, first, size, leaf, strays, problems, events, stored, purged = item
-            if kept >= MAX_PROBLEMS and (problems or strays):
-                item = (index, first, size, leaf, [], [], events, stored, purged)
-            kept += len(problems) + len(strays)
-            items.append(item)
-    finally:
-        checked.close()
-    return _worker["version"], items
+    def close(self) -> None:
+        """End every worker's transaction and close its connection."""
+        for connection, transaction in self.opened:
+            transaction.rollback()
+            connection.close()
+        self.engine.dispose()

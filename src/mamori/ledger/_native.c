@@ -1,0 +1,1248 @@
+/*
+ * mamori.ledger._native: the ledger's bulk hashing in C.
+ *
+ * Byte-for-byte the same results as the pure-Python reference functions `py_*` of
+ * mamori/ledger/hashing.py (read that module for the formulas), only faster, and with
+ * the GIL released while whole batches of events are hashed so that verification and
+ * ingestion threads run in parallel.
+ *
+ * SHA-256 (FIPS 180-4) and BLAKE2b (RFC 7693) are implemented here from their
+ * specifications, in portable C11 with no library beyond Python's own API.
+ *
+ * Exported functions (positional arguments; `sha256` and `blake2b` also take keywords):
+ *
+ *   event_leaves(secret, first_seq, heads, subjects, contents) -> list[bytes]
+ *   dedup_keys(scope, hours, contents) -> list[bytes]
+ *   merkle_root(leaves) -> bytes
+ *   pack_chunk(secret, first_seq, heads, subjects, contents, dedups) -> (body, root)
+ *   block_digests(body, first_seq, secret, scope) -> (leaves, keys, stored root)
+ *   sha256(data) -> bytes
+ *   blake2b(data, key=b"", digest_size=64) -> bytes
+ *
+ * A de-duplication key is the hour the event occurred (whole hours since 1970-01-01T00Z,
+ * 4 bytes big-endian) followed by BLAKE2b-96(scope || content); `block_digests` reads
+ * that hour from each stored head exactly as `records.hour_of_head` does. `API` is the
+ * version of these formulas, checked against `hashing.NATIVE_API` when loading.
+ *
+ * Argument types: `secret`, `scope`, `leaves`, `body`, `data` and `key` may be any
+ * C-contiguous bytes-like object (bytes, memoryview, bytearray: the buffer protocol;
+ * PostgreSQL hands blocks over as memoryview). The items of `heads`, `subjects`,
+ * `contents` and `dedups` must be bytes (TypeError otherwise); those sequences may be
+ * any iterable (they are copied to a tuple first, which also keeps every item alive
+ * while the GIL is released). The items of `hours` must be ints from 0 to 2**32 - 1.
+ *
+ * `secret` is the BLAKE2b key of the salts: 0 to 64 bytes, 0 meaning unkeyed (as
+ * hashlib.blake2b(key=b"")). `first_seq` must be an int with 0 <= first_seq and
+ * first_seq + count <= 2**64 (OverflowError otherwise, TypeError for a non-int); unlike
+ * the reference (whose struct.pack raises struct.error, and only when an event is
+ * positioned) this is checked even for an empty batch.
+ */
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdint.h>
+#include <string.h>
+
+#define MAGIC "MB1"
+#define MAGIC_SIZE 3
+#define HEADER_SIZE 7 /* magic + 4-byte count */
+#define LEAF_SIZE 32
+#define DEDUP_SIZE 16
+#define DEDUP_HOUR_SIZE 4
+#define DEDUP_DIGEST_SIZE (DEDUP_SIZE - DEDUP_HOUR_SIZE)
+#define NATIVE_API 2
+#define TABLE_ENTRY (12 + LEAF_SIZE + DEDUP_SIZE) /* lengths, leaf and key of an event */
+
+/* ------------------------------------------------------------------------------------ */
+/* Byte order helpers                                                                   */
+
+static inline uint32_t load_be32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) |
+           (uint32_t)p[3];
+}
+
+static inline void store_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static inline void store_be64(uint8_t *p, uint64_t v)
+{
+    store_be32(p, (uint32_t)(v >> 32));
+    store_be32(p + 4, (uint32_t)v);
+}
+
+static inline uint64_t load_le64(const uint8_t *p)
+{
+    return (uint64_t)p[0] | ((uint64_t)p[1] << 8) | ((uint64_t)p[2] << 16) |
+           ((uint64_t)p[3] << 24) | ((uint64_t)p[4] << 32) | ((uint64_t)p[5] << 40) |
+           ((uint64_t)p[6] << 48) | ((uint64_t)p[7] << 56);
+}
+
+static inline void store_le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) {
+        p[i] = (uint8_t)(v >> (8 * i));
+    }
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* SHA-256 (FIPS 180-4)                                                                 */
+
+static const uint32_t SHA256_K[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+    0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+    0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+    0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+    0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+    0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+    0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+    0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+    0xc67178f2,
+};
+
+static const uint32_t SHA256_IV[8] = {
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
+    0x5be0cd19,
+};
+
+#define ROR32(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
+/* The sigma functions with their rotations nested, ROTR^2 ^ ROTR^13 ^ ROTR^22 as
+ * ROTR^2(ROTR^11(ROTR^9(x) ^ x) ^ x): the same value, but without the register copies
+ * three independent rotations of x cost on two-operand instruction sets. */
+#define BSIG0(x) ROR32(ROR32(ROR32(x, 9) ^ (x), 11) ^ (x), 2)
+#define BSIG1(x) ROR32(ROR32(ROR32(x, 14) ^ (x), 5) ^ (x), 6)
+#define SSIG0(x) (ROR32(ROR32(x, 11) ^ (x), 7) ^ ((x) >> 3))
+#define SSIG1(x) (ROR32(ROR32(x, 2) ^ (x), 17) ^ ((x) >> 10))
+#define CH(x, y, z) ((z) ^ ((x) & ((y) ^ (z))))
+
+/* One round; the eight working variables rotate by renaming instead of moving.
+ * Maj(a, b, c) = b ^ ((a ^ b) & (b ^ c)), and this round's b ^ c is the previous
+ * round's a ^ b, carried in `bc`. */
+#define SHA_ROUND(a, b, c, d, e, f, g, h, i)                                                \
+    do {                                                                                    \
+        uint32_t ab_ = (a) ^ (b);                                                           \
+        (h) += SHA256_K[i] + w[(i) & 15];                                                   \
+        (h) += CH(e, f, g);                                                                 \
+        (h) += BSIG1(e);                                                                    \
+        (d) += (h);                                                                         \
+        (h) += BSIG0(a) + ((b) ^ (ab_ & bc));                                               \
+        bc = ab_;                                                                           \
+    } while (0)
+
+/* Rounds 0..15 take their word straight from the block ... */
+#define SHA_LOAD(a, b, c, d, e, f, g, h, i)                                                 \
+    do {                                                                                    \
+        w[i] = load_be32(p + 4 * (i));                                                      \
+        SHA_ROUND(a, b, c, d, e, f, g, h, i);                                               \
+    } while (0)
+
+/* ... the others extend the schedule in a 16-word ring. */
+#define SHA_SCHED(a, b, c, d, e, f, g, h, i)                                                \
+    do {                                                                                    \
+        w[(i) & 15] += SSIG1(w[((i) - 2) & 15]) + w[((i) - 7) & 15] +                      \
+                       SSIG0(w[((i) - 15) & 15]);                                           \
+        SHA_ROUND(a, b, c, d, e, f, g, h, i);                                               \
+    } while (0)
+
+#define SHA_8ROUNDS(R, i)                                                                   \
+    R(a, b, c, d, e, f, g, h, (i));                                                         \
+    R(h, a, b, c, d, e, f, g, (i) + 1);                                                     \
+    R(g, h, a, b, c, d, e, f, (i) + 2);                                                     \
+    R(f, g, h, a, b, c, d, e, (i) + 3);                                                     \
+    R(e, f, g, h, a, b, c, d, (i) + 4);                                                     \
+    R(d, e, f, g, h, a, b, c, (i) + 5);                                                     \
+    R(c, d, e, f, g, h, a, b, (i) + 6);                                                     \
+    R(b, c, d, e, f, g, h, a, (i) + 7)
+
+/* Process `blocks` consecutive 64-byte blocks at `p`. */
+static void sha256_blocks(uint32_t state[8], const uint8_t *p, size_t blocks)
+{
+    uint32_t w[16];
+    while (blocks--) {
+        uint32_t a = state[0], b = state[1], c = state[2], d = state[3];
+        uint32_t e = state[4], f = state[5], g = state[6], h = state[7];
+        uint32_t bc = b ^ c;
+        SHA_8ROUNDS(SHA_LOAD, 0);
+        SHA_8ROUNDS(SHA_LOAD, 8);
+        SHA_8ROUNDS(SHA_SCHED, 16);
+        SHA_8ROUNDS(SHA_SCHED, 24);
+        SHA_8ROUNDS(SHA_SCHED, 32);
+        SHA_8ROUNDS(SHA_SCHED, 40);
+        SHA_8ROUNDS(SHA_SCHED, 48);
+        SHA_8ROUNDS(SHA_SCHED, 56);
+        state[0] += a;
+        state[1] += b;
+        state[2] += c;
+        state[3] += d;
+        state[4] += e;
+        state[5] += f;
+        state[6] += g;
+        state[7] += h;
+        p += 64;
+    }
+}
+
+typedef struct {
+    uint32_t state[8];
+    uint64_t length; /* bytes hashed so far */
+    size_t fill;     /* bytes waiting in buf */
+    uint8_t buf[64];
+} sha256_ctx;
+
+static inline void sha256_init(sha256_ctx *ctx)
+{
+    memcpy(ctx->state, SHA256_IV, sizeof ctx->state);
+    ctx->length = 0;
+    ctx->fill = 0;
+}
+
+static void sha256_update(sha256_ctx *ctx, const uint8_t *data, size_t len)
+{
+    ctx->length += len;
+    if (ctx->fill) {
+        size_t take = 64 - ctx->fill;
+        if (take > len) {
+            take = len;
+        }
+        memcpy(ctx->buf + ctx->fill, data, take);
+        ctx->fill += take;
+        data += take;
+        len -= take;
+        if (ctx->fill < 64) {
+            return;
+        }
+        sha256_blocks(ctx->state, ctx->buf, 1);
+        ctx->fill = 0;
+    }
+    if (len >= 64) {
+        sha256_blocks(ctx->state, data, len / 64);
+        data += len & ~(size_t)63;
+        len &= 63;
+    }
+    if (len) {
+        memcpy(ctx->buf, data, len);
+        ctx->fill = len;
+    }
+}
+
+static void sha256_final(sha256_ctx *ctx, uint8_t out[32])
+{
+    uint64_t bits = ctx->length * 8;
+    size_t fill = ctx->fill;
+    ctx->buf[fill++] = 0x80;
+    if (fill > 56) {
+        memset(ctx->buf + fill, 0, 64 - fill);
+        sha256_blocks(ctx->state, ctx->buf, 1);
+        fill = 0;
+    }
+    memset(ctx->buf + fill, 0, 56 - fill);
+    store_be64(ctx->buf + 56, bits);
+    sha256_blocks(ctx->state, ctx->buf, 1);
+    for (int i = 0; i < 8; i++) {
+        store_be32(out + 4 * i, ctx->state[i]);
+    }
+}
+
+static void sha256_digest(const uint8_t *data, size_t len, uint8_t out[32])
+{
+    sha256_ctx ctx;
+    sha256_init(&ctx);
+    sha256_update(&ctx, data, len);
+    sha256_final(&ctx, out);
+}
+
+/* SHA-256(0x01 || left || right), an interior Merkle node: exactly two padded blocks.
+ * `out` may be `left` or `right`. */
+static void node_hash(const uint8_t *left, const uint8_t *right, uint8_t out[32])
+{
+    uint8_t block[128];
+    uint32_t state[8];
+    block[0] = 0x01;
+    memcpy(block + 1, left, 32);
+    memcpy(block + 33, right, 32);
+    block[65] = 0x80;
+    memset(block + 66, 0, 128 - 66);
+    store_be64(block + 120, 65 * 8);
+    memcpy(state, SHA256_IV, sizeof state);
+    sha256_blocks(state, block, 2);
+    for (int i = 0; i < 8; i++) {
+        store_be32(out + 4 * i, state[i]);
+    }
+}
+
+/* The RFC 9162 root of `count` leaf hashes at `leaves` (SHA-256("") when none).
+ *
+ * The leaves are folded in order into the roots of perfect subtrees (at most one per
+ * bit of the count, so a fixed 2 KiB stack and no copy of the leaves), which are then
+ * joined right to left. That is the same tree as building levels pairwise with an odd
+ * last node carried up unchanged, with the same number of node hashes. */
+static void merkle_root_of(const uint8_t *leaves, size_t count, uint8_t out[32])
+{
+    uint8_t stack[64][32];
+    size_t top = 0;
+    for (size_t i = 0; i < count; i++) {
+        uint8_t node[32];
+        memcpy(node, leaves + (size_t)LEAF_SIZE * i, 32);
+        for (size_t size = i; size & 1; size >>= 1) {
+            node_hash(stack[--top], node, node);
+        }
+        memcpy(stack[top++], node, 32);
+    }
+    if (top == 0) { /* no leaves */
+        sha256_digest(NULL, 0, out);
+        return;
+    }
+    memcpy(out, stack[top - 1], 32);
+    while (--top) {
+        node_hash(stack[top - 1], out, out);
+    }
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* BLAKE2b (RFC 7693)                                                                   */
+
+static const uint64_t BLAKE2B_IV[8] = {
+    0x6a09e667f3bcc908ULL, 0xbb67ae8584caa73bULL, 0x3c6ef372fe94f82bULL,
+    0xa54ff53a5f1d36f1ULL, 0x510e527fade682d1ULL, 0x9b05688c2b3e6c1fULL,
+    0x1f83d9abfb41bd6bULL, 0x5be0cd19137e2179ULL,
+};
+
+static const uint8_t BLAKE2B_SIGMA[12][16] = {
+    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
+    {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
+    {11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4},
+    {7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8},
+    {9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13},
+    {2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9},
+    {12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11},
+    {13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10},
+    {6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5},
+    {10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0},
+    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
+    {14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3},
+};
+
+#define ROR64(x, n) (((x) >> (n)) | ((x) << (64 - (n))))
+
+#define B2B_G(a, b, c, d, x, y)                                                             \
+    do {                                                                                    \
+        a = a + b + (x);                                                                    \
+        d = ROR64(d ^ a, 32);                                                               \
+        c = c + d;                                                                          \
+        b = ROR64(b ^ c, 24);                                                               \
+        a = a + b + (y);                                                                    \
+        d = ROR64(d ^ a, 16);                                                               \
+        c = c + d;                                                                          \
+        b = ROR64(b ^ c, 63);                                                               \
+    } while (0)
+
+#define B2B_ROUND(r)                                                                        \
+    do {                                                                                    \
+        const uint8_t *s_ = BLAKE2B_SIGMA[r];                                               \
+        B2B_G(v0, v4, v8, v12, m[s_[0]], m[s_[1]]);                                         \
+        B2B_G(v1, v5, v9, v13, m[s_[2]], m[s_[3]]);                                         \
+        B2B_G(v2, v6, v10, v14, m[s_[4]], m[s_[5]]);                                        \
+        B2B_G(v3, v7, v11, v15, m[s_[6]], m[s_[7]]);                                        \
+        B2B_G(v0, v5, v10, v15, m[s_[8]], m[s_[9]]);                                        \
+        B2B_G(v1, v6, v11, v12, m[s_[10]], m[s_[11]]);                                      \
+        B2B_G(v2, v7, v8, v13, m[s_[12]], m[s_[13]]);                                       \
+        B2B_G(v3, v4, v9, v14, m[s_[14]], m[s_[15]]);                                       \
+    } while (0)
+
+/* Compress one 128-byte block; (t0, t1) is the byte counter including this block. */
+static void blake2b_compress(uint64_t h[8], const uint8_t block[128], uint64_t t0,
+                             uint64_t t1, int last)
+{
+    uint64_t m[16];
+    for (int i = 0; i < 16; i++) {
+        m[i] = load_le64(block + 8 * i);
+    }
+    uint64_t v0 = h[0], v1 = h[1], v2 = h[2], v3 = h[3];
+    uint64_t v4 = h[4], v5 = h[5], v6 = h[6], v7 = h[7];
+    uint64_t v8 = BLAKE2B_IV[0], v9 = BLAKE2B_IV[1], v10 = BLAKE2B_IV[2];
+    uint64_t v11 = BLAKE2B_IV[3];
+    uint64_t v12 = BLAKE2B_IV[4] ^ t0, v13 = BLAKE2B_IV[5] ^ t1;
+    uint64_t v14 = last ? ~BLAKE2B_IV[6] : BLAKE2B_IV[6], v15 = BLAKE2B_IV[7];
+    B2B_ROUND(0);
+    B2B_ROUND(1);
+    B2B_ROUND(2);
+    B2B_ROUND(3);
+    B2B_ROUND(4);
+    B2B_ROUND(5);
+    B2B_ROUND(6);
+    B2B_ROUND(7);
+    B2B_ROUND(8);
+    B2B_ROUND(9);
+    B2B_ROUND(10);
+    B2B_ROUND(11);
+    h[0] ^= v0 ^ v8;
+    h[1] ^= v1 ^ v9;
+    h[2] ^= v2 ^ v10;
+    h[3] ^= v3 ^ v11;
+    h[4] ^= v4 ^ v12;
+    h[5] ^= v5 ^ v13;
+    h[6] ^= v6 ^ v14;
+    h[7] ^= v7 ^ v15;
+}
+
+typedef struct {
+    uint64_t h[8];
+    uint64_t t0, t1;  /* bytes compressed so far */
+    size_t fill;      /* bytes waiting in buf: the last block is only compressed at the end */
+    size_t outlen;
+    uint8_t buf[128];
+} blake2b_ctx;
+
+static inline void blake2b_count(blake2b_ctx *ctx, uint64_t n)
+{
+    ctx->t0 += n;
+    if (ctx->t0 < n) {
+        ctx->t1++;
+    }
+}
+
+static void blake2b_update(blake2b_ctx *ctx, const uint8_t *data, size_t len)
+{
+    if (len == 0) {
+        return;
+    }
+    size_t room = 128 - ctx->fill;
+    if (len > room) {
+        /* More input follows the buffered block, so it is not the last one. */
+        memcpy(ctx->buf + ctx->fill, data, room);
+        blake2b_count(ctx, 128);
+        blake2b_compress(ctx->h, ctx->buf, ctx->t0, ctx->t1, 0);
+        ctx->fill = 0;
+        data += room;
+        len -= room;
+        while (len > 128) {
+            blake2b_count(ctx, 128);
+            blake2b_compress(ctx->h, data, ctx->t0, ctx->t1, 0);
+            data += 128;
+            len -= 128;
+        }
+    }
+    memcpy(ctx->buf + ctx->fill, data, len);
+    ctx->fill += len;
+}
+
+/* outlen 1..64, keylen 0..64 (checked by the callers). */
+static void blake2b_init(blake2b_ctx *ctx, size_t outlen, const uint8_t *key, size_t keylen)
+{
+    memcpy(ctx->h, BLAKE2B_IV, sizeof ctx->h);
+    ctx->h[0] ^= 0x01010000ULL ^ ((uint64_t)keylen << 8) ^ (uint64_t)outlen;
+    ctx->t0 = ctx->t1 = 0;
+    ctx->fill = 0;
+    ctx->outlen = outlen;
+    if (keylen) {
+        uint8_t block[128] = {0};
+        memcpy(block, key, keylen);
+        blake2b_update(ctx, block, 128);
+    }
+}
+
+static void blake2b_final(blake2b_ctx *ctx, uint8_t *out)
+{
+    uint8_t digest[64];
+    blake2b_count(ctx, ctx->fill);
+    memset(ctx->buf + ctx->fill, 0, 128 - ctx->fill);
+    blake2b_compress(ctx->h, ctx->buf, ctx->t0, ctx->t1, 1);
+    for (int i = 0; i < 8; i++) {
+        store_le64(digest + 8 * i, ctx->h[i]);
+    }
+    memcpy(out, digest, ctx->outlen);
+}
+
+/* The keyed BLAKE2b-512 state every event's salts start from: the key block compressed
+ * (it is never the last block, since the 8-byte position follows it). */
+typedef struct {
+    uint64_t h[8];
+    uint64_t t0;
+} salting;
+
+static void salting_init(salting *s, const uint8_t *key, size_t keylen)
+{
+    memcpy(s->h, BLAKE2B_IV, sizeof s->h);
+    s->h[0] ^= 0x01010000ULL ^ ((uint64_t)keylen << 8) ^ 64;
+    s->t0 = 0;
+    if (keylen) {
+        uint8_t block[128] = {0};
+        memcpy(block, key, keylen);
+        s->t0 = 128;
+        blake2b_compress(s->h, block, s->t0, 0, 0);
+    }
+}
+
+/* salts(seq) = BLAKE2b-512(key, seq as 8 bytes big-endian): one final block. */
+static void salts_of(const salting *s, uint64_t seq, uint8_t out[64])
+{
+    uint8_t block[128] = {0};
+    uint64_t h[8];
+    store_be64(block, seq);
+    memcpy(h, s->h, sizeof h);
+    blake2b_compress(h, block, s->t0 + 8, 0, 1);
+    for (int i = 0; i < 8; i++) {
+        store_le64(out + 8 * i, h[i]);
+    }
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Batches of events                                                                    */
+
+typedef struct {
+    const uint8_t *head, *subject, *content;
+    size_t head_len, subject_len, content_len;
+    uint8_t *leaf; /* where its leaf goes */
+    uint32_t hour; /* when it occurred, for its de-duplication key */
+} event_ref;
+
+static const uint8_t LEAF_PREFIX = 0x00;
+static const uint8_t HEAD_END = 0x0A;
+
+/* The leaves of `count` events from position `first_seq` (no Python calls: runs without
+ * the GIL). */
+static void hash_leaves(const salting *s, uint64_t first_seq, const event_ref *events,
+                        size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        const event_ref *ev = &events[i];
+        uint8_t salts[64], parts[64];
+        sha256_ctx ctx;
+        salts_of(s, first_seq + i, salts);
+        sha256_init(&ctx);
+        sha256_update(&ctx, salts, 32);
+        sha256_update(&ctx, ev->subject, ev->subject_len);
+        sha256_final(&ctx, parts);
+        sha256_init(&ctx);
+        sha256_update(&ctx, salts + 32, 32);
+        sha256_update(&ctx, ev->content, ev->content_len);
+        sha256_final(&ctx, parts + 32);
+        sha256_init(&ctx);
+        sha256_update(&ctx, &LEAF_PREFIX, 1);
+        sha256_update(&ctx, ev->head, ev->head_len);
+        sha256_update(&ctx, &HEAD_END, 1);
+        sha256_update(&ctx, parts, 64);
+        sha256_final(&ctx, ev->leaf);
+    }
+}
+
+/* The de-duplication keys of `count` events, hour || BLAKE2b-96(scope || content), from
+ * the state that hashed the scope. */
+static void hash_dedups(const blake2b_ctx *scoped, const event_ref *events, size_t count,
+                        uint8_t *out)
+{
+    for (size_t i = 0; i < count; i++) {
+        blake2b_ctx ctx = *scoped;
+        uint8_t *key = out + (size_t)DEDUP_SIZE * i;
+        store_be32(key, events[i].hour);
+        blake2b_update(&ctx, events[i].content, events[i].content_len);
+        blake2b_final(&ctx, key + DEDUP_HOUR_SIZE);
+    }
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* The hour an event occurred, read from its stored head (records.hour_of_head)        */
+
+#define NO_HOUR 0
+static const char OCCURRED[] = "\"occurred_at\":\"";
+#define OCCURRED_SIZE (sizeof OCCURRED - 1)
+#define HOUR_TEXT_SIZE 13 /* YYYY-MM-DDTHH */
+
+/* Where `needle` first occurs in `haystack`, or NULL. */
+static const uint8_t *find_bytes(const uint8_t *haystack, size_t len, const char *needle,
+                                 size_t needle_len)
+{
+    if (needle_len == 0 || len < needle_len) {
+        return needle_len == 0 ? haystack : NULL;
+    }
+    const uint8_t *end = haystack + (len - needle_len) + 1; /* one past the last start */
+    const uint8_t *at = haystack;
+    while (at < end) {
+        at = memchr(at, (unsigned char)needle[0], (size_t)(end - at));
+        if (at == NULL) {
+            return NULL;
+        }
+        if (memcmp(at, needle, needle_len) == 0) {
+            return at;
+        }
+        at++;
+    }
+    return NULL;
+}
+
+static int two_digits(const uint8_t *p, int *out)
+{
+    if (p[0] < '0' || p[0] > '9' || p[1] < '0' || p[1] > '9') {
+        return 0;
+    }
+    *out = (p[0] - '0') * 10 + (p[1] - '0');
+    return 1;
+}
+
+/* Days from 1970-01-01 to a proleptic Gregorian date, any day 1..31 of any month, for
+ * years from 1970 on (so every quantity below is non-negative). */
+static int64_t days_from_civil(int64_t year, int month, int day)
+{
+    year -= month <= 2;
+    int64_t era = year / 400;
+    int64_t of_era = year - era * 400;
+    int64_t of_year = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+    int64_t of_cycle = of_era * 365 + of_era / 4 - of_era / 100 + of_year;
+    return era * 146097 + of_cycle - 719468;
+}
+
+/* Whole hours from 1970-01-01T00 to the `occurred_at` time of a head, or NO_HOUR: the
+ * first `"occurred_at":"` must be followed by YYYY-MM-DDTHH with a year from 1970, a
+ * month 1..12, a day 1..31 and an hour 0..23. */
+static uint32_t hour_of_head(const uint8_t *head, size_t len)
+{
+    const uint8_t *at = find_bytes(head, len, OCCURRED, OCCURRED_SIZE);
+    if (at == NULL) {
+        return NO_HOUR;
+    }
+    const uint8_t *p = at + OCCURRED_SIZE;
+    if ((size_t)(head + len - p) < HOUR_TEXT_SIZE) {
+        return NO_HOUR;
+    }
+    int century, years, month, day, hour;
+    if (!two_digits(p, &century) || !two_digits(p + 2, &years) || p[4] != '-' ||
+        !two_digits(p + 5, &month) || p[7] != '-' || !two_digits(p + 8, &day) ||
+        p[10] != 'T' || !two_digits(p + 11, &hour)) {
+        return NO_HOUR;
+    }
+    int year = century * 100 + years;
+    if (year < 1970 || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23) {
+        return NO_HOUR;
+    }
+    /* At most year 9999: about 7 * 10**7 hours, well within 4 bytes. */
+    return (uint32_t)(days_from_civil(year, month, day) * 24 + hour);
+}
+
+/* A BLAKE2b key from a Python buffer: 0..64 bytes. */
+static int check_key(const Py_buffer *key, const char *what)
+{
+    if (key->len > 64) {
+        PyErr_Format(PyExc_ValueError, "%s is %zd bytes, longer than 64", what, key->len);
+        return -1;
+    }
+    return 0;
+}
+
+/* first_seq of `count` events: an int with 0 <= first_seq and first_seq + count <= 2**64,
+ * so that every position first_seq .. first_seq + count - 1 fits in 8 bytes. */
+static int parse_first_seq(PyObject *obj, size_t count, uint64_t *out)
+{
+    if (!PyLong_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "first_seq must be an int, not %.100s",
+                     Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    unsigned long long value = PyLong_AsUnsignedLongLong(obj);
+    if (value == (unsigned long long)-1 && PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            return -1;
+        }
+        PyErr_Clear();
+        if (count == 0) { /* no position is used: 2**64 itself is still in range */
+            PyObject *limit = PyLong_FromString("18446744073709551616", NULL, 10);
+            int at_limit = limit == NULL ? -1 : PyObject_RichCompareBool(obj, limit, Py_EQ);
+            Py_XDECREF(limit);
+            if (at_limit < 0) {
+                return -1;
+            }
+            if (at_limit) {
+                *out = 0;
+                return 0;
+            }
+        }
+        PyErr_SetString(PyExc_OverflowError, "first_seq is not between 0 and 2**64 - 1");
+        return -1;
+    }
+    if (count > 0 && (uint64_t)(count - 1) > UINT64_MAX - (uint64_t)value) {
+        PyErr_SetString(PyExc_OverflowError, "first_seq + the number of events exceeds 2**64");
+        return -1;
+    }
+    *out = (uint64_t)value;
+    return 0;
+}
+
+/* An hour of `dedup_keys`: an int from 0 to 2**32 - 1. */
+static int parse_hour(PyObject *obj, Py_ssize_t index, uint32_t *out)
+{
+    if (!PyLong_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "hours[%zd] must be an int, not %.100s", index,
+                     Py_TYPE(obj)->tp_name);
+        return -1;
+    }
+    unsigned long long value = PyLong_AsUnsignedLongLong(obj);
+    if (value == (unsigned long long)-1 && PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            return -1;
+        }
+        PyErr_Clear();
+        value = (unsigned long long)UINT32_MAX + 1;
+    }
+    if (value > UINT32_MAX) {
+        PyErr_Format(PyExc_OverflowError, "hours[%zd] is not between 0 and 2**32 - 1", index);
+        return -1;
+    }
+    *out = (uint32_t)value;
+    return 0;
+}
+
+/* A sequence argument as a tuple of bytes (a new reference), or NULL. */
+static PyObject *bytes_tuple(PyObject *obj, const char *what)
+{
+    PyObject *items = PySequence_Tuple(obj);
+    if (items == NULL) {
+        return NULL;
+    }
+    Py_ssize_t count = PyTuple_GET_SIZE(items);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *item = PyTuple_GET_ITEM(items, i);
+        if (!PyBytes_Check(item)) {
+            PyErr_Format(PyExc_TypeError, "%s[%zd] must be bytes, not %.100s", what, i,
+                         Py_TYPE(item)->tp_name);
+            Py_DECREF(items);
+            return NULL;
+        }
+    }
+    return items;
+}
+
+/* The events given as three sequences of bytes; the tuples keep every item alive. */
+typedef struct {
+    PyObject *heads, *subjects, *contents;
+    Py_ssize_t count;
+    event_ref *events;
+} batch;
+
+static void batch_clear(batch *b)
+{
+    Py_CLEAR(b->heads);
+    Py_CLEAR(b->subjects);
+    Py_CLEAR(b->contents);
+    PyMem_Free(b->events);
+    b->events = NULL;
+}
+
+static int batch_collect(batch *b, PyObject *heads, PyObject *subjects, PyObject *contents)
+{
+    memset(b, 0, sizeof *b);
+    if ((b->heads = bytes_tuple(heads, "heads")) == NULL ||
+        (b->subjects = bytes_tuple(subjects, "subjects")) == NULL ||
+        (b->contents = bytes_tuple(contents, "contents")) == NULL) {
+        goto error;
+    }
+    b->count = PyTuple_GET_SIZE(b->heads);
+    if (PyTuple_GET_SIZE(b->subjects) != b->count ||
+        PyTuple_GET_SIZE(b->contents) != b->count) {
+        PyErr_SetString(PyExc_ValueError,
+                        "heads, subjects and contents must have one entry per event");
+        goto error;
+    }
+    if ((size_t)b->count > PY_SSIZE_T_MAX / sizeof(event_ref)) {
+        PyErr_NoMemory();
+        goto error;
+    }
+    b->events = PyMem_Malloc(b->count ? (size_t)b->count * sizeof(event_ref) : 1);
+    if (b->events == NULL) {
+        PyErr_NoMemory();
+        goto error;
+    }
+    for (Py_ssize_t i = 0; i < b->count; i++) {
+        PyObject *head = PyTuple_GET_ITEM(b->heads, i);
+        PyObject *subject = PyTuple_GET_ITEM(b->subjects, i);
+        PyObject *content = PyTuple_GET_ITEM(b->contents, i);
+        event_ref *ev = &b->events[i];
+        ev->head = (const uint8_t *)PyBytes_AS_STRING(head);
+        ev->head_len = (size_t)PyBytes_GET_SIZE(head);
+        ev->subject = (const uint8_t *)PyBytes_AS_STRING(subject);
+        ev->subject_len = (size_t)PyBytes_GET_SIZE(subject);
+        ev->content = (const uint8_t *)PyBytes_AS_STRING(content);
+        ev->content_len = (size_t)PyBytes_GET_SIZE(content);
+        ev->leaf = NULL;
+        ev->hour = NO_HOUR;
+    }
+    return 0;
+error:
+    batch_clear(b);
+    return -1;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Python functions                                                                     */
+
+PyDoc_STRVAR(event_leaves_doc,
+             "event_leaves(secret, first_seq, heads, subjects, contents, /) -> list[bytes]\n"
+             "\n"
+             "The 32-byte leaf of each event, the first at position first_seq.");
+
+static PyObject *native_event_leaves(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    Py_buffer secret = {0};
+    PyObject *first_obj, *heads, *subjects, *contents;
+    PyObject *result = NULL;
+    batch b = {0};
+    uint64_t first_seq;
+    salting s;
+
+    if (!PyArg_ParseTuple(args, "y*OOOO:event_leaves", &secret, &first_obj, &heads,
+                          &subjects, &contents)) {
+        return NULL;
+    }
+    if (check_key(&secret, "secret") < 0 || batch_collect(&b, heads, subjects, contents) < 0 ||
+        parse_first_seq(first_obj, (size_t)b.count, &first_seq) < 0) {
+        goto done;
+    }
+    result = PyList_New(b.count);
+    if (result == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < b.count; i++) {
+        PyObject *leaf = PyBytes_FromStringAndSize(NULL, LEAF_SIZE);
+        if (leaf == NULL) {
+            Py_CLEAR(result);
+            goto done;
+        }
+        b.events[i].leaf = (uint8_t *)PyBytes_AS_STRING(leaf);
+        PyList_SET_ITEM(result, i, leaf);
+    }
+    Py_BEGIN_ALLOW_THREADS
+    salting_init(&s, secret.buf, (size_t)secret.len);
+    hash_leaves(&s, first_seq, b.events, (size_t)b.count);
+    Py_END_ALLOW_THREADS
+done:
+    batch_clear(&b);
+    PyBuffer_Release(&secret);
+    return result;
+}
+
+PyDoc_STRVAR(dedup_keys_doc,
+             "dedup_keys(scope, hours, contents, /) -> list[bytes]\n"
+             "\n"
+             "The 16-byte de-duplication key of each content in scope, occurred in the hour\n"
+             "beside it: hour (4 bytes big-endian) || BLAKE2b-96(scope || content).");
+
+static PyObject *native_dedup_keys(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    Py_buffer scope = {0};
+    PyObject *hours_obj, *contents_obj, *hours = NULL, *contents = NULL, *result = NULL;
+    uint8_t *keys = NULL;
+    event_ref *events = NULL;
+    blake2b_ctx scoped;
+
+    if (!PyArg_ParseTuple(args, "y*OO:dedup_keys", &scope, &hours_obj, &contents_obj)) {
+        return NULL;
+    }
+    if ((hours = PySequence_Tuple(hours_obj)) == NULL ||
+        (contents = bytes_tuple(contents_obj, "contents")) == NULL) {
+        goto done;
+    }
+    Py_ssize_t count = PyTuple_GET_SIZE(contents);
+    if (PyTuple_GET_SIZE(hours) != count) {
+        PyErr_SetString(PyExc_ValueError, "hours and contents must have one entry per event");
+        goto done;
+    }
+    if ((size_t)count > PY_SSIZE_T_MAX / sizeof(event_ref)) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    events = PyMem_Malloc(count ? (size_t)count * sizeof(event_ref) : 1);
+    keys = PyMem_Malloc(count ? (size_t)count * DEDUP_SIZE : 1);
+    if (events == NULL || keys == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *content = PyTuple_GET_ITEM(contents, i);
+        events[i].content = (const uint8_t *)PyBytes_AS_STRING(content);
+        events[i].content_len = (size_t)PyBytes_GET_SIZE(content);
+        if (parse_hour(PyTuple_GET_ITEM(hours, i), i, &events[i].hour) < 0) {
+            goto done;
+        }
+    }
+    Py_BEGIN_ALLOW_THREADS
+    blake2b_init(&scoped, DEDUP_DIGEST_SIZE, NULL, 0);
+    blake2b_update(&scoped, scope.buf, (size_t)scope.len);
+    hash_dedups(&scoped, events, (size_t)count, keys);
+    Py_END_ALLOW_THREADS
+    result = PyList_New(count);
+    if (result == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        const char *at = (const char *)keys + (size_t)DEDUP_SIZE * (size_t)i;
+        PyObject *key = PyBytes_FromStringAndSize(at, DEDUP_SIZE);
+        if (key == NULL) {
+            Py_CLEAR(result);
+            goto done;
+        }
+        PyList_SET_ITEM(result, i, key);
+    }
+done:
+    PyMem_Free(keys);
+    PyMem_Free(events);
+    Py_XDECREF(contents);
+    Py_XDECREF(hours);
+    PyBuffer_Release(&scope);
+    return result;
+}
+
+PyDoc_STRVAR(merkle_root_doc,
+             "merkle_root(leaves, /) -> bytes\n"
+             "\n"
+             "The RFC 9162 root of the 32-byte leaf hashes concatenated in leaves.");
+
+static PyObject *native_merkle_root(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    Py_buffer leaves = {0};
+    uint8_t root[32];
+
+    if (!PyArg_ParseTuple(args, "y*:merkle_root", &leaves)) {
+        return NULL;
+    }
+    if (leaves.len % LEAF_SIZE) {
+        PyErr_Format(PyExc_ValueError, "leaves are not a multiple of %d bytes", LEAF_SIZE);
+        PyBuffer_Release(&leaves);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    merkle_root_of(leaves.buf, (size_t)leaves.len / LEAF_SIZE, root);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&leaves);
+    return PyBytes_FromStringAndSize((const char *)root, sizeof root);
+}
+
+PyDoc_STRVAR(pack_chunk_doc,
+             "pack_chunk(secret, first_seq, heads, subjects, contents, dedups, /)"
+             " -> tuple[bytes, bytes]\n"
+             "\n"
+             "(the block of these events with their leaves, the root of those leaves).");
+
+static PyObject *native_pack_chunk(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    Py_buffer secret = {0};
+    PyObject *first_obj, *heads, *subjects, *contents, *dedups_obj;
+    PyObject *dedups = NULL, *body = NULL, *result = NULL;
+    const uint8_t **dedup_at = NULL;
+    batch b = {0};
+    uint64_t first_seq;
+    salting s;
+    uint8_t root[32];
+
+    if (!PyArg_ParseTuple(args, "y*OOOOO:pack_chunk", &secret, &first_obj, &heads, &subjects,
+                          &contents, &dedups_obj)) {
+        return NULL;
+    }
+    if (check_key(&secret, "secret") < 0 || batch_collect(&b, heads, subjects, contents) < 0 ||
+        (dedups = bytes_tuple(dedups_obj, "dedups")) == NULL) {
+        goto done;
+    }
+    size_t count = (size_t)b.count;
+    if (PyTuple_GET_SIZE(dedups) != b.count) {
+        PyErr_SetString(PyExc_ValueError, "every part of a block needs one entry per event");
+        goto done;
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (PyBytes_GET_SIZE(PyTuple_GET_ITEM(dedups, i)) != DEDUP_SIZE) {
+            PyErr_Format(PyExc_ValueError, "a de-duplication key is not %d bytes", DEDUP_SIZE);
+            goto done;
+        }
+    }
+    if (parse_first_seq(first_obj, count, &first_seq) < 0) {
+        goto done;
+    }
+    if (count > UINT32_MAX) {
+        PyErr_SetString(PyExc_OverflowError, "a block holds at most 2**32 - 1 events");
+        goto done;
+    }
+    /* The size of the body: everything is bounded by the sizes of existing objects, but
+     * check against PY_SSIZE_T_MAX anyway. */
+    uint64_t size = HEADER_SIZE + (uint64_t)TABLE_ENTRY * count;
+    for (size_t i = 0; i < count; i++) {
+        const event_ref *ev = &b.events[i];
+        if (ev->head_len > UINT32_MAX || ev->subject_len > UINT32_MAX ||
+            ev->content_len > UINT32_MAX) {
+            PyErr_SetString(PyExc_OverflowError, "an event part is 4 GiB or longer");
+            goto done;
+        }
+        size += (uint64_t)ev->head_len + ev->subject_len + ev->content_len;
+        if (size > PY_SSIZE_T_MAX) {
+            PyErr_NoMemory();
+            goto done;
+        }
+    }
+    dedup_at = PyMem_Malloc(count ? count * sizeof *dedup_at : 1);
+    if (dedup_at == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (size_t i = 0; i < count; i++) {
+        dedup_at[i] = (const uint8_t *)PyBytes_AS_STRING(PyTuple_GET_ITEM(dedups, i));
+    }
+    body = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)size);
+    if (body == NULL) {
+        goto done;
+    }
+    uint8_t *out = (uint8_t *)PyBytes_AS_STRING(body);
+    Py_BEGIN_ALLOW_THREADS
+    uint8_t *lengths = out + HEADER_SIZE;
+    uint8_t *leaves = lengths + 12 * count;
+    uint8_t *keys = leaves + (size_t)LEAF_SIZE * count;
+    uint8_t *parts = keys + (size_t)DEDUP_SIZE * count;
+    memcpy(out, MAGIC, MAGIC_SIZE);
+    store_be32(out + MAGIC_SIZE, (uint32_t)count);
+    for (size_t i = 0; i < count; i++) {
+        event_ref *ev = &b.events[i];
+        store_be32(lengths + 12 * i, (uint32_t)ev->head_len);
+        store_be32(lengths + 12 * i + 4, (uint32_t)ev->subject_len);
+        store_be32(lengths + 12 * i + 8, (uint32_t)ev->content_len);
+        memcpy(keys + (size_t)DEDUP_SIZE * i, dedup_at[i], DEDUP_SIZE);
+        /* memcpy with a zero length still wants valid pointers: bytes always have one. */
+        memcpy(parts, ev->head, ev->head_len);
+        parts += ev->head_len;
+        memcpy(parts, ev->subject, ev->subject_len);
+        parts += ev->subject_len;
+        memcpy(parts, ev->content, ev->content_len);
+        parts += ev->content_len;
+        ev->leaf = leaves + (size_t)LEAF_SIZE * i;
+    }
+    salting_init(&s, secret.buf, (size_t)secret.len);
+    hash_leaves(&s, first_seq, b.events, count);
+    merkle_root_of(leaves, count, root);
+    Py_END_ALLOW_THREADS
+    result = Py_BuildValue("(Oy#)", body, (const char *)root, (Py_ssize_t)sizeof root);
+done:
+    Py_XDECREF(body);
+    PyMem_Free(dedup_at);
+    Py_XDECREF(dedups);
+    batch_clear(&b);
+    PyBuffer_Release(&secret);
+    return result;
+}
+
+PyDoc_STRVAR(block_digests_doc,
+             "block_digests(body, first_seq, secret, scope, /) -> tuple[bytes, bytes, bytes]\n"
+             "\n"
+             "Recompute a block: (its events' leaves, their de-duplication keys, the root of\n"
+             "its stored leaves), the leaves and keys concatenated in event order. body may\n"
+             "be any bytes-like object. Raises ValueError for a malformed block.");
+
+static PyObject *native_block_digests(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    Py_buffer body = {0}, secret = {0}, scope = {0};
+    PyObject *first_obj;
+    PyObject *leaves_out = NULL, *keys_out = NULL, *result = NULL;
+    event_ref *events = NULL;
+    uint64_t first_seq;
+    salting s;
+    blake2b_ctx scoped;
+    uint8_t root[32];
+
+    if (!PyArg_ParseTuple(args, "y*Oy*y*:block_digests", &body, &first_obj, &secret,
+                          &scope)) {
+        goto done;
+    }
+    if (check_key(&secret, "secret") < 0) {
+        goto done;
+    }
+    const uint8_t *data = body.buf;
+    uint64_t size = (uint64_t)body.len;
+    if (size < HEADER_SIZE || memcmp(data, MAGIC, MAGIC_SIZE) != 0) {
+        PyErr_SetString(PyExc_ValueError, "not a block of events");
+        goto done;
+    }
+    size_t count = load_be32(data + MAGIC_SIZE);
+    uint64_t parts_at = HEADER_SIZE + (uint64_t)TABLE_ENTRY * count; /* < 2**40 */
+    if (size < parts_at) {
+        PyErr_SetString(PyExc_ValueError, "the block is shorter than its table of events");
+        goto done;
+    }
+    /* Every length is below 2**32 and the running sum stops as soon as it passes the
+     * room left, so it never overflows. */
+    const uint8_t *lengths = data + HEADER_SIZE;
+    uint64_t room = size - parts_at, total = 0;
+    for (size_t i = 0; i < 3 * count; i++) {
+        total += load_be32(lengths + 4 * i);
+        if (total > room) {
+            break;
+        }
+    }
+    if (total != room) {
+        PyErr_SetString(PyExc_ValueError, "the block's lengths do not add up to its size");
+        goto done;
+    }
+    if (parse_first_seq(first_obj, count, &first_seq) < 0) {
+        goto done;
+    }
+    /* count <= size / TABLE_ENTRY, so this is bounded by the body's own size. */
+    events = PyMem_Malloc(count ? count * sizeof(event_ref) : 1);
+    if (events == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    leaves_out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(LEAF_SIZE * count));
+    keys_out = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(DEDUP_SIZE * count));
+    if (leaves_out == NULL || keys_out == NULL) {
+        goto done;
+    }
+    uint8_t *leaves = (uint8_t *)PyBytes_AS_STRING(leaves_out);
+    uint8_t *keys = (uint8_t *)PyBytes_AS_STRING(keys_out);
+    /* The parts are located with the GIL still held, from the lengths just checked: a
+     * bytearray body cannot be resized while its buffer is held, but another thread could
+     * rewrite its table once the GIL is released (only the hashed bytes would change). */
+    const uint8_t *part = data + parts_at;
+    for (size_t i = 0; i < count; i++) {
+        event_ref *ev = &events[i];
+        ev->head_len = load_be32(lengths + 12 * i);
+        ev->subject_len = load_be32(lengths + 12 * i + 4);
+        ev->content_len = load_be32(lengths + 12 * i + 8);
+        ev->head = part;
+        part += ev->head_len;
+        ev->subject = part;
+        part += ev->subject_len;
+        ev->content = part;
+        part += ev->content_len;
+        ev->leaf = leaves + (size_t)LEAF_SIZE * i;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (size_t i = 0; i < count; i++) {
+        events[i].hour = hour_of_head(events[i].head, events[i].head_len);
+    }
+    salting_init(&s, secret.buf, (size_t)secret.len);
+    hash_leaves(&s, first_seq, events, count);
+    blake2b_init(&scoped, DEDUP_DIGEST_SIZE, NULL, 0);
+    blake2b_update(&scoped, scope.buf, (size_t)scope.len);
+    hash_dedups(&scoped, events, count, keys);
+    merkle_root_of(lengths + 12 * count, count, root);
+    Py_END_ALLOW_THREADS
+    result = Py_BuildValue("(OOy#)", leaves_out, keys_out, (const char *)root,
+                           (Py_ssize_t)sizeof root);
+done:
+    Py_XDECREF(leaves_out);
+    Py_XDECREF(keys_out);
+    PyMem_Free(events);
+    if (body.obj != NULL) {
+        PyBuffer_Release(&body);
+    }
+    if (secret.obj != NULL) {
+        PyBuffer_Release(&secret);
+    }
+    if (scope.obj != NULL) {
+        PyBuffer_Release(&scope);
+    }
+    return result;
+}
+
+/* Inputs at least this long are hashed with the GIL released. */
+#define RELEASE_GIL_AT 4096
+
+PyDoc_STRVAR(sha256_doc, "sha256(data, /) -> bytes\n\nThe SHA-256 digest of data.");
+
+static PyObject *native_sha256(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    Py_buffer data = {0};
+    uint8_t digest[32];
+
+    if (!PyArg_ParseTuple(args, "y*:sha256", &data)) {
+        return NULL;
+    }
+    if (data.len >= RELEASE_GIL_AT) {
+        Py_BEGIN_ALLOW_THREADS
+        sha256_digest(data.buf, (size_t)data.len, digest);
+        Py_END_ALLOW_THREADS
+    } else {
+        sha256_digest(data.buf, (size_t)data.len, digest);
+    }
+    PyBuffer_Release(&data);
+    return PyBytes_FromStringAndSize((const char *)digest, sizeof digest);
+}
+
+PyDoc_STRVAR(blake2b_doc,
+             "blake2b(data, key=b\"\", digest_size=64) -> bytes\n"
+             "\n"
+             "The BLAKE2b digest of data, keyed when key (0 to 64 bytes) is not empty.");
+
+static PyObject *native_blake2b(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwargs)
+{
+    static char *keywords[] = {"data", "key", "digest_size", NULL};
+    Py_buffer data = {0}, key = {0};
+    Py_ssize_t digest_size = 64;
+    uint8_t digest[64];
+    blake2b_ctx ctx;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*|y*n:blake2b", keywords, &data, &key,
+                                     &digest_size)) {
+        return NULL;
+    }
+    if (digest_size < 1 || digest_size > 64) {
+        PyErr_SetString(PyExc_ValueError, "digest_size must be between 1 and 64");
+        goto error;
+    }
+    if (check_key(&key, "key") < 0) {
+        goto error;
+    }
+    const uint8_t *key_bytes = key.obj != NULL ? key.buf : NULL;
+    size_t key_len = key.obj != NULL ? (size_t)key.len : 0;
+    if (data.len >= RELEASE_GIL_AT) {
+        Py_BEGIN_ALLOW_THREADS
+        blake2b_init(&ctx, (size_t)digest_size, key_bytes, key_len);
+        blake2b_update(&ctx, data.buf, (size_t)data.len);
+        blake2b_final(&ctx, digest);
+        Py_END_ALLOW_THREADS
+    } else {
+        blake2b_init(&ctx, (size_t)digest_size, key_bytes, key_len);
+        blake2b_update(&ctx, data.buf, (size_t)data.len);
+        blake2b_final(&ctx, digest);
+    }
+    PyBuffer_Release(&data);
+    if (key.obj != NULL) {
+        PyBuffer_Release(&key);
+    }
+    return PyBytes_FromStringAndSize((const char *)digest, digest_size);
+error:
+    PyBuffer_Release(&data);
+    if (key.obj != NULL) {
+        PyBuffer_Release(&key);
+    }
+    return NULL;
+}
+
+static PyMethodDef native_methods[] = {
+    {"event_leaves", native_event_leaves, METH_VARARGS, event_leaves_doc},
+    {"dedup_keys", native_dedup_keys, METH_VARARGS, dedup_keys_doc},
+    {"merkle_root", native_merkle_root, METH_VARARGS, merkle_root_doc},
+    {"pack_chunk", native_pack_chunk, METH_VARARGS, pack_chunk_doc},
+    {"block_digests", native_block_digests, METH_VARARGS, block_digests_doc},
+    {"sha256", native_sha256, METH_VARARGS, sha256_doc},
+    {"blake2b", (PyCFunction)(void (*)(void))native_blake2b, METH_VARARGS | METH_KEYWORDS,
+     blake2b_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+PyDoc_STRVAR(module_doc,
+             "The ledger's bulk hashing in C: the same bytes as the py_* functions of\n"
+             "mamori.ledger.hashing. SHA-256 and BLAKE2b are implemented here.");
+
+static struct PyModuleDef native_module = {
+    PyModuleDef_HEAD_INIT, "mamori.ledger._native", module_doc, -1, native_methods,
+    NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__native(void)
+{
+    PyObject *module = PyModule_Create(&native_module);
+    if (module != NULL && PyModule_AddIntConstant(module, "API", NATIVE_API) < 0) {
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
+}

@@ -1,0 +1,421 @@
+"""The native ledger hashing: the same bytes as the pure-Python reference, and safe on bad input.
+
+`mamori.ledger._native` (src/mamori/ledger/_native.c) implements SHA-256 and BLAKE2b itself;
+every function is compared here with hashlib or with its `hashing.py_*` reference, over
+known answers and random events, and fed malformed blocks that must raise, never crash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import struct
+from concurrent.futures import ThreadPoolExecutor
+from types import ModuleType
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mamori.ledger import hashing, merkle
+from mamori.ledger.records import hour_of_head
+
+U64 = 2**64
+
+
+def _native() -> ModuleType:
+    return importlib.import_module("mamori.ledger._native")
+
+
+native = _native()
+
+Events = tuple[list[bytes], list[bytes], list[bytes]]
+
+
+def test_native_module_is_built() -> None:
+    assert hashing.NATIVE
+    assert native.API == hashing.NATIVE_API
+    assert hashing.block_digests is native.block_digests
+
+
+# --- known answers: SHA-256 and BLAKE2b against hashlib ---------------------------------
+
+LENGTHS = [*range(301), 511, 512, 513, 1000, 4095, 4096, 4097, 100_000]
+KEYS = [b"", b"k", bytes(range(32)), bytes(range(63)), bytes(range(64)), b"\xff" * 64]
+
+
+def _data(length: int) -> bytes:
+    return bytes((n * 131 + 7) % 256 for n in range(length))
+
+
+def test_sha256_known_answers() -> None:
+    assert native.sha256(b"abc").hex() == (
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    )
+    for length in LENGTHS:
+        data = _data(length)
+        assert native.sha256(data) == hashlib.sha256(data).digest(), length
+    assert native.sha256(memoryview(b"xyz" * 50)[3:]) == hashlib.sha256(b"xyz" * 49).digest()
+
+
+def test_blake2b_known_answers() -> None:
+    assert native.blake2b(b"abc").hex() == hashlib.blake2b(b"abc").hexdigest()
+    for length in LENGTHS:
+        data = _data(length)
+        for key in KEYS:
+            for size in (16, 32, 64):
+                expected = hashlib.blake2b(data, key=key, digest_size=size).digest()
+                assert native.blake2b(data, key, size) == expected, (length, len(key), size)
+    for size in (1, 12, 63):
+        assert (
+            native.blake2b(b"x", digest_size=size)
+            == hashlib.blake2b(b"x", digest_size=size).digest()
+        )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.binary(max_size=1200),
+    st.binary(max_size=64),
+    st.integers(min_value=1, max_value=64),
+)
+def test_blake2b_matches_hashlib(data: bytes, key: bytes, size: int) -> None:
+    expected = hashlib.blake2b(data, key=key, digest_size=size).digest()
+    assert native.blake2b(data, key=key, digest_size=size) == expected
+    assert native.sha256(data) == hashlib.sha256(data).digest()
+
+
+def test_hash_argument_errors() -> None:
+    with pytest.raises(ValueError):
+        native.blake2b(b"", b"k" * 65)
+    for size in (0, 65, -1):
+        with pytest.raises(ValueError):
+            native.blake2b(b"", b"", size)
+    with pytest.raises(TypeError):
+        native.sha256("text")
+
+
+# --- random events against the Python reference ------------------------------------------
+
+_TIMES = st.one_of(
+    st.builds(
+        "{:04d}-{:02d}-{:02d}T{:02d}:{}".format,
+        st.integers(min_value=1960, max_value=2200),
+        st.integers(min_value=0, max_value=13),
+        st.integers(min_value=0, max_value=32),
+        st.integers(min_value=0, max_value=25),
+        st.sampled_from(["00:00Z", "59:59.5+09:00", ""]),
+    ),
+    st.sampled_from(["2026-04-01", "2026-04-01 09", "2026-4-01T09", "２０２６-04-01T09", "x"]),
+)
+_HEADS = st.one_of(
+    st.binary(max_size=120),
+    st.builds(
+        '{{"action":"{}","occurred_at":"{}","seq":1}}'.format,
+        st.text(max_size=20).map(lambda text: text.replace('"', "")),
+        _TIMES,
+    ).map(str.encode),
+    st.builds(lambda tail: b'{"occurred_at":"' + tail, st.binary(max_size=14)),
+    st.just(b'{"occurred_at":null,"seq":3}'),
+)
+_EVENTS = st.lists(st.tuples(_HEADS, st.binary(max_size=60), st.binary(max_size=400)), max_size=40)
+
+
+def _split(events: list[tuple[bytes, bytes, bytes]]) -> Events:
+    return [e[0] for e in events], [e[1] for e in events], [e[2] for e in events]
+
+
+@st.composite
+def _batches(draw: st.DrawFn) -> tuple[bytes, int, Events]:
+    """A secret, a valid first position for the events (some right below 2**64), events."""
+    events = draw(_EVENTS)
+    count = len(events)
+    room = U64 - count
+    first = draw(
+        st.one_of(
+            st.integers(min_value=0, max_value=room),
+            st.integers(min_value=max(0, room - 3), max_value=room),
+            st.just(0),
+        )
+    )
+    return draw(st.binary(max_size=64)), first, _split(events)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_batches())
+def test_event_leaves_match_the_reference(batch: tuple[bytes, int, Events]) -> None:
+    secret, first, (heads, subjects, contents) = batch
+    expected = hashing.py_event_leaves(secret, first, heads, subjects, contents)
+    assert native.event_leaves(secret, first, heads, subjects, contents) == expected
+    got = native.event_leaves(secret, first, tuple(heads), tuple(subjects), tuple(contents))
+    assert got == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.binary(max_size=200),
+    st.lists(
+        st.tuples(st.integers(min_value=0, max_value=2**32 - 1), st.binary(max_size=400)),
+        max_size=40,
+    ),
+)
+def test_dedup_keys_match_the_reference(scope: bytes, keyed: list[tuple[int, bytes]]) -> None:
+    hours, contents = [k[0] for k in keyed], [k[1] for k in keyed]
+    expected = hashing.py_dedup_keys(scope, hours, contents)
+    assert native.dedup_keys(scope, hours, contents) == expected
+    assert all(len(key) == 16 for key in expected)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_batches(), st.data())
+def test_pack_chunk_and_block_digests_match_the_reference(
+    batch: tuple[bytes, int, Events], data: st.DataObject
+) -> None:
+    secret, first, (heads, subjects, contents) = batch
+    dedups = [data.draw(st.binary(min_size=16, max_size=16)) for _ in heads]
+    scope = data.draw(st.binary(max_size=40))
+    body, root = native.pack_chunk(secret, first, heads, subjects, contents, dedups)
+    assert (body, root) == hashing.py_pack_chunk(secret, first, heads, subjects, contents, dedups)
+    leaves = native.event_leaves(secret, first, heads, subjects, contents)
+    assert root == merkle.root(leaves)
+
+    digests = native.block_digests(body, first, secret, scope)
+    assert digests == hashing.py_block_digests(body, first, secret, scope)
+    assert digests[0] == b"".join(leaves)
+    assert digests[2] == root
+    hours = [hour_of_head(head) for head in heads]
+    assert digests[1] == b"".join(native.dedup_keys(scope, hours, contents))
+    assert native.block_digests(memoryview(body), first, secret, scope) == digests
+    assert native.block_digests(bytearray(body), first, secret, scope) == digests
+    assert native.block_digests(memoryview(b"pad" + body)[3:], first, secret, scope) == digests
+
+
+def test_heads_give_their_occurred_hour_to_the_keys() -> None:
+    heads = [
+        b'{"occurred_at":"2026-04-01T09:15:00Z"}',
+        b'{"occurred_at":"1970-01-01T00:00:00Z"}',
+        b'{"occurred_at":"1969-12-31T23:59:59Z"}',
+        b'{"occurred_at":"2024-02-31T23"}',  # a day the month lacks, counted on
+        b'{"occurred_at":"2026-04-01T24:00:00Z"}',
+        b'{"occurred_at":null}',
+        b'{"note":"\\"occurred_at\\":\\"2026","occurred_at":"2026-04-01T09"}',
+        b'{"occurred_at":"2026-04-01T0',
+        b"",
+    ]
+    body, _ = native.pack_chunk(b"s", 0, heads, [b""] * 9, [b"c"] * 9, [bytes(16)] * 9)
+    _, keys, _ = native.block_digests(body, 0, b"s", b"scope")
+    hours = [int.from_bytes(keys[16 * n : 16 * n + 4], "big") for n in range(len(heads))]
+    assert hours == [hour_of_head(head) for head in heads]
+    assert hours[0] == 493_065 and hours[1] == 0 and hours[4] == 0 and hours[5] == 0
+    assert keys == hashing.py_block_digests(body, 0, b"s", b"scope")[1]
+
+
+def test_long_parts_cross_every_block_boundary() -> None:
+    heads = [_data(n) for n in (0, 55, 56, 63, 64, 65, 119, 120, 127, 128, 129, 5000)]
+    subjects = [_data(n + 3) for n in (0, 23, 24, 31, 32, 33, 55, 56, 63, 64, 65, 4000)]
+    contents = [_data(n * 7) for n in range(12)] + [_data(70_000)]
+    heads.append(b"h")
+    subjects.append(b"s")
+    secret = bytes(range(64))
+    expected = hashing.py_event_leaves(secret, 10, heads, subjects, contents)
+    assert native.event_leaves(secret, 10, heads, subjects, contents) == expected
+
+
+def test_merkle_root_matches_the_reference() -> None:
+    leaves = [hashlib.sha256(bytes([n % 256, n // 256])).digest() for n in range(300)]
+    for count in [*range(71), 127, 128, 129, 255, 256, 257, 300]:
+        joined = b"".join(leaves[:count])
+        assert native.merkle_root(joined) == merkle.root(leaves[:count]), count
+        assert native.merkle_root(memoryview(joined)) == hashing.py_merkle_root(joined)
+    assert native.merkle_root(b"") == merkle.EMPTY_ROOT
+    for length in (1, 31, 33, 63):
+        with pytest.raises(ValueError):
+            native.merkle_root(bytes(length))
+
+
+def test_hashing_runs_in_threads() -> None:
+    blocks = []
+    for number in range(8):
+        heads = [b'{"occurred_at":"2026-04-01T%02d"}' % n for n in range(24)]
+        parts = [_data(300 + number + n) for n in range(24)]
+        body, _ = native.pack_chunk(b"k", 24 * number, heads, parts, parts, [bytes(16)] * 24)
+        blocks.append((body, 24 * number))
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda b: native.block_digests(b[0], b[1], b"k", b"s"), blocks * 4))
+    assert got == [hashing.py_block_digests(body, first, b"k", b"s") for body, first in blocks] * 4
+
+
+# --- malformed blocks ---------------------------------------------------------------------
+
+
+def _small_block() -> bytes:
+    heads = [b'{"occurred_at":"2026-04-01T09"}', b"", b"h"]
+    body: bytes = native.pack_chunk(
+        b"key", 5, heads, [b"s1", b"", b"s3"], [b"content", b"c", b""], [bytes(16)] * 3
+    )[0]
+    return body
+
+
+def _table(count: int, lengths: list[int], tail: bytes) -> bytes:
+    """A block header claiming `count` events of these lengths, zero leaves and keys."""
+    return (
+        b"MB1"
+        + struct.pack(">I", count)
+        + struct.pack(f">{len(lengths)}I", *lengths)
+        + bytes(48 * count)
+        + tail
+    )
+
+
+def _both_reject(body: bytes) -> None:
+    with pytest.raises(ValueError):
+        native.block_digests(body, 0, b"", b"")
+    with pytest.raises(ValueError):
+        hashing.py_block_digests(body, 0, b"", b"")
+
+
+def _agree(body: bytes) -> None:
+    """The native parser accepts `body` exactly when the reference does, with its results."""
+    try:
+        expected = hashing.py_block_digests(body, 5, b"key", b"s")
+    except ValueError:
+        _both_reject(body)
+    else:
+        assert native.block_digests(body, 5, b"key", b"s") == expected
+
+
+def test_every_truncation_of_a_block_is_rejected() -> None:
+    body = _small_block()
+    for cut in range(len(body)):
+        _both_reject(body[:cut])
+        with pytest.raises(ValueError):
+            native.block_digests(memoryview(body)[:cut], 0, b"", b"")
+    _both_reject(body + b"\x00")
+    _both_reject(b"MB2" + body[3:])
+    _both_reject(b"mb1" + body[3:])
+
+
+def test_impossible_tables_are_rejected() -> None:
+    _both_reject(b"MB1" + b"\xff\xff\xff\xff" + bytes(100))
+    _both_reject(b"MB1" + b"\x00\x00\x00\x02" + bytes(100))
+    _both_reject(_table(1, [0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF], b"abc"))
+    # lengths whose sum is the right size modulo 2**32: only a 64-bit sum sees through them
+    _both_reject(_table(1, [0xFFFFFFFF, 5, 0], b"abcd"))
+    _both_reject(_table(2, [0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 8], b""))
+    empty: tuple[bytes, bytes, bytes] = native.block_digests(_table(0, [], b""), 9, b"", b"")
+    assert empty == (b"", b"", merkle.EMPTY_ROOT)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_damaged_blocks_agree_with_the_reference(data: st.DataObject) -> None:
+    body = bytearray(_small_block())
+    for _ in range(data.draw(st.integers(min_value=1, max_value=4))):
+        at = data.draw(st.integers(min_value=0, max_value=len(body) - 1))
+        body[at] = data.draw(st.integers(min_value=0, max_value=255))
+    _agree(bytes(body))
+
+
+# --- argument errors ----------------------------------------------------------------------
+
+ONE: Events = ([b"h"], [b"s"], [b"c"])
+
+
+def test_a_secret_longer_than_64_bytes_is_refused() -> None:
+    secret = bytes(65)
+    with pytest.raises(ValueError):
+        hashing.py_event_leaves(secret, 0, *ONE)
+    with pytest.raises(ValueError):
+        native.event_leaves(secret, 0, *ONE)
+    with pytest.raises(ValueError):
+        native.pack_chunk(secret, 0, *ONE, [bytes(16)])
+    with pytest.raises(ValueError):
+        native.block_digests(_small_block(), 0, secret, b"")
+    assert native.event_leaves(bytes(64), 0, *ONE) == hashing.py_event_leaves(bytes(64), 0, *ONE)
+
+
+def test_sequences_of_different_lengths_are_refused() -> None:
+    for heads, subjects, contents in (([b"h"], [], [b"c"]), ([], [], [b"c"]), ([b"h"], [b"s"], [])):
+        with pytest.raises(ValueError):
+            hashing.py_event_leaves(b"", 0, heads, subjects, contents)
+        with pytest.raises(ValueError):
+            native.event_leaves(b"", 0, heads, subjects, contents)
+        with pytest.raises(ValueError):
+            native.pack_chunk(b"", 0, heads, subjects, contents, [bytes(16)])
+    with pytest.raises(ValueError):
+        native.pack_chunk(b"", 0, *ONE, [])
+    with pytest.raises(ValueError):
+        hashing.py_pack_chunk(b"", 0, *ONE, [])
+    with pytest.raises(ValueError):
+        native.dedup_keys(b"", [1, 2], [b"c"])
+    with pytest.raises(ValueError):
+        hashing.py_dedup_keys(b"", [1, 2], [b"c"])
+
+
+def test_dedups_must_be_16_bytes() -> None:
+    for dedup in (bytes(15), bytes(17), b""):
+        with pytest.raises(ValueError):
+            native.pack_chunk(b"", 0, *ONE, [dedup])
+        with pytest.raises(ValueError):
+            hashing.py_pack_chunk(b"", 0, *ONE, [dedup])
+
+
+def test_items_must_be_bytes() -> None:
+    for bad in ("text", bytearray(b"h"), memoryview(b"h"), None, 7):
+        with pytest.raises(TypeError):
+            native.event_leaves(b"", 0, [bad], [b"s"], [b"c"])
+        with pytest.raises(TypeError):
+            native.event_leaves(b"", 0, [b"h"], [b"s"], [bad])
+        with pytest.raises(TypeError):
+            native.pack_chunk(b"", 0, *ONE, [bad])
+        with pytest.raises(TypeError):
+            native.dedup_keys(b"", [0], [bad])
+    with pytest.raises(TypeError):
+        hashing.py_event_leaves(b"", 0, ["text"], [b"s"], [b"c"])  # type: ignore[list-item]
+    with pytest.raises(TypeError):
+        native.event_leaves(b"", 0, 5, [b"s"], [b"c"])
+    with pytest.raises(TypeError):
+        native.block_digests("MB1", 0, b"", b"")
+
+
+def test_positions_outside_eight_bytes_are_refused() -> None:
+    # The reference's struct.pack raises struct.error; the native module OverflowError.
+    for first in (-1, -(2**70), U64, U64 + 1, 2**100):
+        with pytest.raises((OverflowError, struct.error)):
+            hashing.py_event_leaves(b"", first, *ONE)
+        with pytest.raises(OverflowError):
+            native.event_leaves(b"", first, *ONE)
+        with pytest.raises(OverflowError):
+            native.pack_chunk(b"", first, *ONE, [bytes(16)])
+        with pytest.raises(OverflowError):
+            native.block_digests(_small_block(), first, b"", b"")
+    three: Events = ([b"a", b"b", b"c"], [b""] * 3, [b""] * 3)
+    with pytest.raises((OverflowError, struct.error)):
+        hashing.py_event_leaves(b"", U64 - 2, *three)
+    with pytest.raises(OverflowError):
+        native.event_leaves(b"", U64 - 2, *three)
+    with pytest.raises(OverflowError):
+        native.block_digests(_small_block(), U64 - 2, b"", b"")
+    last = native.event_leaves(b"", U64 - 3, *three)
+    assert last == hashing.py_event_leaves(b"", U64 - 3, *three)
+    assert native.event_leaves(b"", U64, [], [], []) == []
+    with pytest.raises(TypeError):
+        native.event_leaves(b"", 1.0, *ONE)
+
+
+def test_hours_outside_four_bytes_are_refused() -> None:
+    for hour in (-1, 2**32, 2**70):
+        with pytest.raises(OverflowError):
+            hashing.py_dedup_keys(b"", [hour], [b"c"])
+        with pytest.raises(OverflowError):
+            native.dedup_keys(b"", [hour], [b"c"])
+    with pytest.raises(TypeError):
+        native.dedup_keys(b"", ["1"], [b"c"])
+    top = 2**32 - 1
+    assert native.dedup_keys(b"", [top], [b"c"]) == hashing.py_dedup_keys(b"", [top], [b"c"])
+
+
+def test_random_inputs_do_not_crash_the_parser() -> None:
+    for seed in range(2000):
+        noise = hashlib.shake_128(seed.to_bytes(2, "big")).digest(seed % 97)
+        _agree(b"MB1" + noise if seed % 2 else noise)
