@@ -44,8 +44,11 @@ def compile_native(root: Path) -> Path | None:
         subprocess.run(command, check=True, capture_output=True, text=True)  # noqa: S603
     except (OSError, subprocess.CalledProcessError) as exc:
         detail = getattr(exc, "stderr", "") or str(exc)
-        print(f"mamori: the native ledger module was not built ({detail.strip()});"
-              " the pure-Python hashing is used", file=sys.stderr)
+        print(
+            f"mamori: the native ledger module was not built ({detail.strip()});"
+            " the pure-Python hashing is used",
+            file=sys.stderr,
+        )
         return None
     return target
 

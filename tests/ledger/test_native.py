@@ -3,14 +3,22 @@
 `mamori.ledger._native` (src/mamori/ledger/_native.c) implements SHA-256 and BLAKE2b itself;
 every function is compared here with hashlib or with its `hashing.py_*` reference, over
 known answers and random events, and fed malformed blocks that must raise, never crash.
+Every test runs twice: with the eight-lane SHA-256 (AVX2, where the CPU has it) and with
+the scalar one (`use_simd(False)`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib
+import platform
+import random
 import struct
+import sys
+import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -21,6 +29,7 @@ from mamori.ledger import hashing, merkle
 from mamori.ledger.records import hour_of_head
 
 U64 = 2**64
+LEAF = 32
 
 
 def _native() -> ModuleType:
@@ -28,8 +37,21 @@ def _native() -> ModuleType:
 
 
 native = _native()
+# The SHA-256 chosen at import, before any test switches it.
+DEFAULT_SIMD: str = native.simd()
 
 Events = tuple[list[bytes], list[bytes], list[bytes]]
+
+
+@pytest.fixture(scope="module", params=["simd", "scalar"], autouse=True)
+def sha256_path(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run every test of this module with each SHA-256 of the native module, then restore."""
+    before = native.simd() != "scalar"
+    native.use_simd(request.param == "simd")
+    try:
+        yield str(native.simd())
+    finally:
+        native.use_simd(before)
 
 
 def test_native_module_is_built() -> None:
@@ -243,6 +265,147 @@ def test_hashing_runs_in_threads() -> None:
     with ThreadPoolExecutor(4) as pool:
         got = list(pool.map(lambda b: native.block_digests(b[0], b[1], b"k", b"s"), blocks * 4))
     assert got == [hashing.py_block_digests(body, first, b"k", b"s") for body, first in blocks] * 4
+
+
+# --- the eight-lane SHA-256: its choice, and messages around every block boundary --------
+
+
+def _cpu_has_avx2() -> bool | None:
+    """Whether this CPU has AVX2 (from /proc/cpuinfo), False off x86-64, None if unknown."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return False
+    if not sys.platform.startswith("linux"):
+        return None
+    flags: set[str] = set()
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("flags"):
+            flags.update(line.partition(":")[2].split())
+    return "avx2" in flags
+
+
+def test_simd_is_used_where_the_cpu_has_avx2(sha256_path: str) -> None:
+    has_avx2 = _cpu_has_avx2()
+    if has_avx2 is None:
+        pytest.skip("no /proc/cpuinfo to tell whether this x86-64 CPU has AVX2")
+    expected = "avx2" if has_avx2 else "scalar"
+    assert expected == DEFAULT_SIMD
+    assert sha256_path == (expected if sha256_path != "scalar" else "scalar")
+    try:
+        assert native.use_simd(True) is None
+        assert native.simd() == expected
+        assert native.use_simd(False) is None
+        assert native.simd() == "scalar"
+        native.use_simd(1)
+        assert native.simd() == expected
+        native.use_simd(0)
+        assert native.simd() == "scalar"
+    finally:
+        native.use_simd(sha256_path != "scalar")
+    assert native.simd() == sha256_path
+
+
+# Lengths of a subject or content around the block boundaries of SHA-256(salt || part):
+# 32 bytes of salt come first, 55 bytes are the most one padded block holds, 119 two.
+_PART_EDGES = [0, 1, 22, 23, 24, 25, 31, 32, 33, 55, 56, 63, 64, 65, 86, 87, 88, 95, 96, 97]
+_PART_EDGES += [119, 120, 127, 128, 129, 151, 152, 159, 160]
+# Lengths of a head around those of SHA-256(0x00 || head || 0x0A || d1 || d2), 66 bytes
+# longer than the head.
+_HEAD_EDGES = [0, 1, 52, 53, 54, 55, 56, 61, 62, 63, 64, 116, 117, 118, 119, 120, 125, 126]
+
+
+def _sized(lengths: st.SearchStrategy[int]) -> st.SearchStrategy[bytes]:
+    return lengths.flatmap(lambda size: st.binary(min_size=size, max_size=size))
+
+
+_LANE_EVENTS = st.lists(
+    st.tuples(
+        _sized(st.one_of(st.sampled_from(_HEAD_EDGES), st.integers(0, 200))),
+        _sized(st.one_of(st.sampled_from(_PART_EDGES), st.integers(0, 200))),
+        # now and then a long content, which keeps its lane busy long after the others
+        _sized(st.one_of(st.sampled_from(_PART_EDGES), st.integers(0, 400), st.integers(0, 3000))),
+    ),
+    max_size=70,
+)
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    _LANE_EVENTS,
+    st.binary(max_size=64),
+    st.one_of(st.integers(min_value=0, max_value=U64 - 70), st.just(U64 - 70)),
+    st.data(),
+)
+def test_groups_of_events_match_the_reference(
+    events: list[tuple[bytes, bytes, bytes]], secret: bytes, first: int, data: st.DataObject
+) -> None:
+    heads, subjects, contents = _split(events)
+    expected = hashing.py_event_leaves(secret, first, heads, subjects, contents)
+    assert native.event_leaves(secret, first, heads, subjects, contents) == expected
+
+    dedups = [data.draw(st.binary(min_size=16, max_size=16)) for _ in heads]
+    body, root = native.pack_chunk(secret, first, heads, subjects, contents, dedups)
+    reference = hashing.py_pack_chunk(secret, first, heads, subjects, contents, dedups)
+    assert (body, root) == reference
+    digests = native.block_digests(body, first, secret, b"scope")
+    assert digests == hashing.py_block_digests(body, first, secret, b"scope")
+    assert digests[0] == b"".join(expected)
+
+
+@pytest.mark.parametrize("count", [*range(18), 31, 32, 33, 63, 64, 65, 70, 127, 128, 129, 200])
+def test_every_count_of_events_matches_the_reference(count: int) -> None:
+    """Each event differs from its neighbours in length, across the groups of 64 events."""
+    heads = [_data(n * 7 % 190) for n in range(count)]
+    subjects = [_data(n * 11 % 130) for n in range(count)]
+    contents = [_data(n * 37 % 700) for n in range(count)]
+    expected = hashing.py_event_leaves(b"secret", 3, heads, subjects, contents)
+    assert native.event_leaves(b"secret", 3, heads, subjects, contents) == expected
+    body, root = native.pack_chunk(b"secret", 3, heads, subjects, contents, [bytes(16)] * count)
+    assert root == merkle.root(expected)
+    assert native.block_digests(body, 3, b"secret", b"")[0] == b"".join(expected)
+
+
+def test_merkle_root_of_every_count_to_300() -> None:
+    leaves = hashlib.shake_256(b"leaves").digest(LEAF * 4097)
+    for count in [*range(301), 511, 512, 513, 1000, 4097]:
+        joined = leaves[: LEAF * count]
+        assert native.merkle_root(joined) == hashing.py_merkle_root(joined), count
+        shifted = memoryview(b"x" + joined)[1:]  # leaves at an odd address
+        assert native.merkle_root(shifted) == hashing.py_merkle_root(joined), count
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(min_value=0, max_value=300), st.randoms(use_true_random=False))
+def test_merkle_roots_of_random_leaves(count: int, rng: random.Random) -> None:
+    leaves = rng.randbytes(LEAF * count)
+    assert native.merkle_root(leaves) == hashing.py_merkle_root(leaves)
+
+
+def test_switching_paths_while_threads_hash() -> None:
+    """use_simd only changes the path of calls to come: running ones give the same bytes."""
+    heads = [_data(60 + n) for n in range(100)]
+    parts = [_data(n * 5) for n in range(100)]
+    body, root = native.pack_chunk(b"k", 0, heads, parts, parts, [bytes(16)] * 100)
+    expected = hashing.py_block_digests(body, 0, b"k", b"s")
+    before = native.simd() != "scalar"
+    done = threading.Event()
+
+    def switch() -> None:
+        flag = False
+        while not done.is_set():
+            native.use_simd(flag)
+            flag = not flag
+
+    switcher = threading.Thread(target=switch)
+    switcher.start()
+    try:
+        with ThreadPoolExecutor(3) as pool:
+            got = list(pool.map(lambda _: native.block_digests(body, 0, b"k", b"s"), range(60)))
+    finally:
+        done.set()
+        switcher.join()
+        native.use_simd(before)
+    assert got == [expected] * 60
+    assert expected[2] == root
 
 
 # --- malformed blocks ---------------------------------------------------------------------

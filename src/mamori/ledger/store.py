@@ -69,10 +69,6 @@ BLOCK_INSERT = {
     "qmark": "INSERT INTO ledger_blocks (chunk_index, body) VALUES (?, ?)",
     "format": "INSERT INTO ledger_blocks (chunk_index, body) VALUES (%s, %s)",
 }
-DEDUP_INSERT = {
-    "qmark": "INSERT INTO ledger_dedup (key) VALUES (?)",
-    "format": "INSERT INTO ledger_dedup (key) VALUES (%s)",
-}
 
 
 def _style(connection: Connection) -> str:
@@ -99,25 +95,31 @@ def _lock_head(connection: Connection) -> _Head:
     return _Head(size, next_seq, merkle.Frontier.load(size, blob))
 
 
-def _fresh(connection: Connection, batch: Sequence[Encoded]) -> list[Encoded]:
-    """`batch` without events already stored or repeated within it."""
+def _claim(connection: Connection, batch: Sequence[Encoded]) -> dict[bytes, Encoded]:
+    """The events of `batch` not stored before nor repeated within it, by key; their keys
+    are added to the de-duplication index on the way (in the caller's transaction).
+
+    One statement per slice both looks the keys up and adds the new ones: an insert that
+    skips keys already present and returns those it added. In key order, it walks the
+    index's pages once, front to back.
+    """
     unique: dict[bytes, Encoded] = {}
     for item in batch:
         unique.setdefault(item.dedup, item)
-    keys = list(unique)
-    marker = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    # Driver-level statements: compiling an IN list of hundreds of parameters with
-    # SQLAlchemy each batch cost more than the lookup itself.
+    keys = sorted(unique)
+    row = "(?)" if connection.dialect.paramstyle == "qmark" else "(%s)"
+    claimed: dict[bytes, Encoded] = {}
+    # Driver-level statements: compiling hundreds of parameters with SQLAlchemy each
+    # batch cost more than the statement itself.
     for start in range(0, len(keys), DEDUP_QUERY_SLICE):
         part = keys[start : start + DEDUP_QUERY_SLICE]
-        places = ", ".join([marker] * len(part))
-        found = connection.exec_driver_sql(
-            f"SELECT key FROM ledger_dedup WHERE key IN ({places})",  # noqa: S608 - markers only
-            tuple(part),
-        )
-        for (key,) in found:
-            unique.pop(bytes(key), None)
-    return list(unique.values())
+        rows = ", ".join([row] * len(part))  # parameter markers only
+        sql = f"INSERT INTO ledger_dedup (key) VALUES {rows} ON CONFLICT DO NOTHING RETURNING key"  # noqa: S608
+        added = connection.exec_driver_sql(sql, tuple(part))
+        for (key,) in added:
+            key = bytes(key)
+            claimed[key] = unique[key]
+    return claimed
 
 
 def _grouped(items: Iterable[Encoded]) -> list[list[Encoded]]:
@@ -145,13 +147,14 @@ class LedgerWriter:
     def append(self, connection: Connection, items: Sequence[Attributed]) -> AppendResult:
         """Store `items` in `connection`'s transaction (the caller commits)."""
         encoded = [encode(item) for item in items]
-        for group in _grouped(encoded):
+        groups = _grouped(encoded)
+        for group in groups:
             scope = dedup_scope(group[0].tenant_id, group[0].event_class)
             keys = dedup_keys(scope, [item.hour for item in group], [i.content for i in group])
             for item, key in zip(group, keys, strict=True):
                 item.dedup = key
         head = _lock_head(connection)
-        fresh = _fresh(connection, encoded)
+        fresh = _claim(connection, encoded)
         if not fresh:
             return AppendResult(0, len(items), head.tree_size, None, None)
         # Stored in UTC whatever zone the clock answers in (SQLite keeps wall-clock fields).
@@ -159,13 +162,15 @@ class LedgerWriter:
         first_seq = head.next_seq
         chunk_rows: list[dict[str, Any]] = []
         block_rows: list[tuple[int, bytes]] = []
-        for group in _grouped(fresh):
-            chunk_row, body = self._chunk(head, group, now)
+        for group in groups:
+            kept = [item for item in group if fresh.get(item.dedup) is item]
+            if not kept:
+                continue
+            chunk_row, body = self._chunk(head, kept, now)
             chunk_rows.append(chunk_row)
             block_rows.append((chunk_row["index"], body))
         style = _style(connection)
         connection.exec_driver_sql(BLOCK_INSERT[style], block_rows)
-        connection.exec_driver_sql(DEDUP_INSERT[style], [(item.dedup,) for item in fresh])
         connection.execute(insert(LedgerChunk), chunk_rows)
         self._sign_head(connection, head, now)
         return AppendResult(

@@ -16,6 +16,7 @@ import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any, ClassVar
 
 import cramjam
@@ -153,7 +154,15 @@ def json_safe(value: Any) -> Any:
     """`value` made of JSON types only: bytes as UTF-8 text (else base64), times as ISO
     8601 strings, map keys as strings, tuples and sets as lists, non-finite floats as text.
     """
-    if value is None or isinstance(value, str | bool | int):
+    # What decoded JSON is made of, by exact type first: most values of most records.
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is dict:
+        return {k if type(k) is str else _key(k): json_safe(v) for k, v in value.items()}
+    if kind is list:
+        return [json_safe(item) for item in value]
+    if isinstance(value, str | bool | int):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
@@ -345,25 +354,44 @@ def lookup(record: Mapping[str, Any], path: str) -> Any:
     """`record[path]`, or the nested value at a dotted path (`source.ip`); None if absent."""
     if path in record:
         return record[path]
-    node: Any = record
-    for part in path.split("."):
-        if not isinstance(node, Mapping) or part not in node:
+    return _walk(record, _parts(path))
+
+
+@lru_cache(maxsize=1024)
+def _parts(path: str) -> tuple[str, ...]:
+    return tuple(path.split("."))
+
+
+def _walk(node: Any, parts: tuple[str, ...]) -> Any:
+    for part in parts:
+        # Records are dicts; other mappings take the slower abstract check.
+        if not (type(node) is dict or isinstance(node, Mapping)) or part not in node:
             return None
         node = node[part]
     return node
 
 
+_SCALARS = (str, int, float, bool)
+
+
+@lru_cache(maxsize=256)
+def _plan(keys: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...] | None], ...]:
+    """Each key with its dotted parts (None for a key without dots)."""
+    return tuple((key, _parts(key) if "." in key else None) for key in keys)
+
+
 def first_value(record: Mapping[str, Any], keys: Iterable[str]) -> Any:
     """The first present, non-empty scalar value among `keys`; None if there is none."""
-    for key in keys:
-        # Most keys are absent or top-level; only dotted ones need the walk.
+    for key, parts in _plan(keys if isinstance(keys, tuple) else tuple(keys)):
+        # Most keys are absent or top-level; only dotted ones whose first part is
+        # present need the walk.
         if key in record:
             value = record[key]
-        elif "." in key:
-            value = lookup(record, key)
+        elif parts is not None and parts[0] in record:
+            value = _walk(record, parts)
         else:
             continue
-        if isinstance(value, str | int | float | bool) and value != "":
+        if isinstance(value, _SCALARS) and value != "":
             return value
     return None
 
