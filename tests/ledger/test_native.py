@@ -3,8 +3,8 @@
 `mamori.ledger._native` (src/mamori/ledger/_native.c) implements SHA-256 and BLAKE2b itself;
 every function is compared here with hashlib or with its `hashing.py_*` reference, over
 known answers and random events, and fed malformed blocks that must raise, never crash.
-Every test runs twice: with the eight-lane SHA-256 (AVX2, where the CPU has it) and with
-the scalar one (`use_simd(False)`).
+Every test runs once for each level of the module this CPU has (`use_simd(level)`):
+"scalar", "avx2" (eight SHA-256 and four BLAKE2b lanes) and "avx512" (sixteen and eight).
 """
 
 from __future__ import annotations
@@ -37,17 +37,34 @@ def _native() -> ModuleType:
 
 
 native = _native()
-# The SHA-256 chosen at import, before any test switches it.
+# The level chosen at import, before any test switches it.
 DEFAULT_SIMD: str = native.simd()
+ALL_LEVELS = ("scalar", "avx2", "avx512")
+
+
+def _levels_of_the_module() -> list[str]:
+    """The levels the module runs here: those that `use_simd` does not turn into another."""
+    levels = []
+    try:
+        for level in ALL_LEVELS:
+            native.use_simd(level)
+            if native.simd() == level:
+                levels.append(level)
+    finally:
+        native.use_simd(DEFAULT_SIMD)
+    return levels
+
+
+LEVELS = _levels_of_the_module()
 
 Events = tuple[list[bytes], list[bytes], list[bytes]]
 
 
-@pytest.fixture(scope="module", params=["simd", "scalar"], autouse=True)
-def sha256_path(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Run every test of this module with each SHA-256 of the native module, then restore."""
-    before = native.simd() != "scalar"
-    native.use_simd(request.param == "simd")
+@pytest.fixture(scope="module", params=LEVELS, autouse=True)
+def simd_level(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run every test of this module with each level of the native module, then restore."""
+    before = native.simd()
+    native.use_simd(request.param)
     try:
         yield str(native.simd())
     finally:
@@ -267,41 +284,55 @@ def test_hashing_runs_in_threads() -> None:
     assert got == [hashing.py_block_digests(body, first, b"k", b"s") for body, first in blocks] * 4
 
 
-# --- the eight-lane SHA-256: its choice, and messages around every block boundary --------
+# --- the lanes: the choice of level, and messages around every block boundary ----------
 
 
-def _cpu_has_avx2() -> bool | None:
-    """Whether this CPU has AVX2 (from /proc/cpuinfo), False off x86-64, None if unknown."""
+def _cpu_flags() -> set[str] | None:
+    """This CPU's feature flags (from /proc/cpuinfo), empty off x86-64, None if unknown."""
     if platform.machine().lower() not in ("x86_64", "amd64"):
-        return False
+        return set()
     if not sys.platform.startswith("linux"):
         return None
     flags: set[str] = set()
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         if line.startswith("flags"):
             flags.update(line.partition(":")[2].split())
-    return "avx2" in flags
+    return flags
 
 
-def test_simd_is_used_where_the_cpu_has_avx2(sha256_path: str) -> None:
-    has_avx2 = _cpu_has_avx2()
-    if has_avx2 is None:
-        pytest.skip("no /proc/cpuinfo to tell whether this x86-64 CPU has AVX2")
-    expected = "avx2" if has_avx2 else "scalar"
-    assert expected == DEFAULT_SIMD
-    assert sha256_path == (expected if sha256_path != "scalar" else "scalar")
+def test_the_best_level_the_cpu_has_is_the_default(simd_level: str) -> None:
+    flags = _cpu_flags()
+    if flags is None:
+        pytest.skip("no /proc/cpuinfo to tell which vector instructions this x86-64 CPU has")
+    has = {"scalar": True, "avx2": "avx2" in flags, "avx512": "avx512f" in flags}
+    assert [level for level in ALL_LEVELS if has[level]] == LEVELS
+    best = LEVELS[-1]
+    assert best == DEFAULT_SIMD
+    assert simd_level in LEVELS
     try:
         assert native.use_simd(True) is None
-        assert native.simd() == expected
+        assert native.simd() == best
         assert native.use_simd(False) is None
         assert native.simd() == "scalar"
         native.use_simd(1)
-        assert native.simd() == expected
+        assert native.simd() == best
         native.use_simd(0)
         assert native.simd() == "scalar"
+        for level in ALL_LEVELS:
+            native.use_simd(level)
+            # a level the CPU lacks falls back to the best one below it
+            below = [
+                other for other in LEVELS if ALL_LEVELS.index(other) <= ALL_LEVELS.index(level)
+            ]
+            assert native.simd() == below[-1], level
+        native.use_simd("avx2")
+        for unknown in ("AVX2", "avx512f", "sse2", "", "scalar "):
+            with pytest.raises(ValueError):
+                native.use_simd(unknown)
+            assert native.simd() == ("avx2" if has["avx2"] else "scalar")
     finally:
-        native.use_simd(sha256_path != "scalar")
-    assert native.simd() == sha256_path
+        native.use_simd(simd_level)
+    assert native.simd() == simd_level
 
 
 # Lengths of a subject or content around the block boundaries of SHA-256(salt || part):
@@ -380,20 +411,83 @@ def test_merkle_roots_of_random_leaves(count: int, rng: random.Random) -> None:
     assert native.merkle_root(leaves) == hashing.py_merkle_root(leaves)
 
 
+# De-duplication keys hash scope || content in 128-byte BLAKE2b blocks; the scope is
+# buffered ahead of the content (or partly compressed when longer than a block), so the
+# blocks of a message end where scope and content together reach a multiple of 128.
+_SCOPE_SIZES = [0, 1, 15, 64, 127, 128, 129, 255, 256, 300]
+
+
+@st.composite
+def _scoped_contents(draw: st.DrawFn) -> tuple[bytes, list[int], list[bytes]]:
+    """A scope, and contents whose lengths put scope || content around block boundaries."""
+    scope = draw(_sized(st.one_of(st.sampled_from(_SCOPE_SIZES), st.integers(0, 400))))
+    edge = st.builds(
+        lambda blocks, delta: max(0, 128 * blocks + delta - len(scope)),
+        st.integers(min_value=0, max_value=5),
+        st.integers(min_value=-2, max_value=2),
+    )
+    lengths = st.one_of(edge, st.integers(0, 700), st.integers(0, 3000))
+    # counts around the lanes (4, 8 and 16) and the queues of 128 keys
+    count = draw(st.one_of(st.integers(0, 40), st.sampled_from([127, 128, 129, 130, 200])))
+    contents = [draw(_sized(lengths)) for _ in range(count)]
+    hours = [draw(st.integers(min_value=0, max_value=2**32 - 1)) for _ in range(count)]
+    return scope, hours, contents
+
+
+@settings(max_examples=150, deadline=None)
+@given(_scoped_contents())
+def test_dedup_keys_around_block_boundaries(keyed: tuple[bytes, list[int], list[bytes]]) -> None:
+    scope, hours, contents = keyed
+    expected = hashing.py_dedup_keys(scope, hours, contents)
+    assert native.dedup_keys(scope, hours, contents) == expected
+
+
+@pytest.mark.parametrize("scope_size", _SCOPE_SIZES)
+def test_dedup_keys_of_every_length_to_four_blocks(scope_size: int) -> None:
+    """Contents of every length up to 4 blocks past the scope, in one batch and one by one."""
+    scope = _data(scope_size)[::-1]
+    contents = [_data(length) for length in range(4 * 128 + 3)]
+    hours = list(range(len(contents)))
+    expected = hashing.py_dedup_keys(scope, hours, contents)
+    assert native.dedup_keys(scope, hours, contents) == expected
+    for count in (1, 2, 3, 5, 9, 17):
+        assert native.dedup_keys(scope, hours[:count], contents[-count:]) == (
+            hashing.py_dedup_keys(scope, hours[:count], contents[-count:])
+        )
+
+
+@pytest.mark.parametrize("count", [*range(20), 31, 32, 33, 127, 128, 129, 255, 256, 257])
+def test_every_count_of_keys_and_blocks_matches_the_reference(count: int) -> None:
+    """Keys of contents of varied lengths, and the salts and keys of blocks of as many events."""
+    contents = [_data(n * 53 % 600) for n in range(count)]
+    hours = [n * 7919 for n in range(count)]
+    scope = b"tenant-7|audit|"
+    assert native.dedup_keys(scope, hours, contents) == hashing.py_dedup_keys(
+        scope, hours, contents
+    )
+    heads = [b'{"occurred_at":"2026-04-01T%02d"}' % (n % 24) for n in range(count)]
+    subjects = [_data(n % 90) for n in range(count)]
+    body, _ = native.pack_chunk(b"k" * 64, 9, heads, subjects, contents, [bytes(16)] * count)
+    assert native.block_digests(body, 9, b"k" * 64, scope) == hashing.py_block_digests(
+        body, 9, b"k" * 64, scope
+    )
+
+
 def test_switching_paths_while_threads_hash() -> None:
     """use_simd only changes the path of calls to come: running ones give the same bytes."""
     heads = [_data(60 + n) for n in range(100)]
     parts = [_data(n * 5) for n in range(100)]
     body, root = native.pack_chunk(b"k", 0, heads, parts, parts, [bytes(16)] * 100)
     expected = hashing.py_block_digests(body, 0, b"k", b"s")
-    before = native.simd() != "scalar"
+    before = native.simd()
     done = threading.Event()
 
     def switch() -> None:
-        flag = False
+        choices: list[str | bool] = [*ALL_LEVELS, False, True]
+        turn = 0
         while not done.is_set():
-            native.use_simd(flag)
-            flag = not flag
+            native.use_simd(choices[turn % len(choices)])
+            turn += 1
 
     switcher = threading.Thread(target=switch)
     switcher.start()
