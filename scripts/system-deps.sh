@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages mamori needs when they are missing:
-# CJK fonts, pango and HarfBuzz subsetting for PDFs, poppler-utils for the PDF tests, PostgreSQL for the test suite.
+# CJK fonts, pango and HarfBuzz subsetting for PDFs, poppler-utils for the PDF tests, PostgreSQL for the test suite,
+# a C compiler for the ledger's native hashing.
 # No pipefail: `grep` stops reading early on a match and the writer's SIGPIPE is not a failure.
 set -eu
 
@@ -15,6 +16,8 @@ $ldconfig -p 2>/dev/null | grep libharfbuzz-subset >/dev/null || needed+=(libhar
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || needed+=(postgresql)
 # Browser tests: Playwright drives Debian's Chromium (`playwright install` cannot download here).
 command -v chromium >/dev/null 2>&1 || needed+=(chromium)
+# The ledger's native hashing is compiled when mamori is installed (hatch_build.py).
+command -v gcc >/dev/null 2>&1 || needed+=(gcc libc6-dev)
 [ -f /usr/share/GeoIP/GeoIP.dat ] && [ -f /usr/share/GeoIP/GeoIPv6.dat ] || needed+=(geoip-database)  # countries for detection rules
 
 if [ ${#needed[@]} -eq 0 ]; then

@@ -150,16 +150,30 @@ def unpack(body: bytes, expected: int | None = None) -> Block:
     return Block(heads, subjects, contents, leaves, dedups)
 
 
+HEADER_SIZE = _HEADER
+
+
+def dedups_at(header: bytes) -> tuple[int, int]:
+    """Where a block's de-duplication keys lie (offset, length), from its first
+    HEADER_SIZE bytes: a purge needs only them, not the events."""
+    if len(header) < _HEADER or header[: len(MAGIC)] != MAGIC:
+        raise BlockError("it is not a block of events")
+    (count,) = _COUNT.unpack_from(header, len(MAGIC))
+    return _HEADER + (12 + LEAF_SIZE) * count, DEDUP_SIZE * count
+
+
 def dedups_of(body: bytes) -> list[bytes]:
     """Only the de-duplication keys of a block (what a purge removes from the index)."""
     body = bytes(body)
-    if len(body) < _HEADER or body[: len(MAGIC)] != MAGIC:
-        raise BlockError("it is not a block of events")
-    (count,) = _COUNT.unpack_from(body, len(MAGIC))
-    start = _HEADER + (12 + LEAF_SIZE) * count
-    if len(body) < start + DEDUP_SIZE * count:
+    start, size = dedups_at(body)
+    if len(body) < start + size:
         raise BlockError("it is shorter than its table of events")
-    return [body[i : i + DEDUP_SIZE] for i in range(start, start + DEDUP_SIZE * count, DEDUP_SIZE)]
+    return split_keys(body[start : start + size])
+
+
+def split_keys(section: bytes) -> list[bytes]:
+    """The keys of a block's de-duplication section."""
+    return [section[i : i + DEDUP_SIZE] for i in range(0, len(section), DEDUP_SIZE)]
 
 
 def stored_events(chunk_index: int, first_seq: int, body: bytes, size: int) -> list[StoredEvent]:

@@ -12,8 +12,10 @@ and proofs issued earlier still verify. Each run is itself recorded in the ledge
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -25,7 +27,7 @@ from mamori.commitments.service import CommitmentsService
 from mamori.core.clock import as_utc
 from mamori.core.errors import ConflictError, InputError, NotFoundError
 from mamori.core.i18n import N_
-from mamori.ledger.blocks import BlockError, dedups_of
+from mamori.ledger.blocks import HEADER_SIZE, BlockError, dedups_at, dedups_of, split_keys
 from mamori.ledger.events import IncomingEvent, Outcome, Severity
 from mamori.ledger.models import LedgerBlock, LedgerChunk, LegalHold
 from mamori.ledger.records import Attributed, EventClass
@@ -154,17 +156,11 @@ def erase(connection: Connection, chunks: Sequence[LedgerChunk], now: datetime) 
     deleted = 0
     style = "qmark" if connection.dialect.paramstyle == "qmark" else "format"
     for group in purge_groups(chunks):
-        bodies = connection.execute(
-            select(LedgerBlock.body).where(LedgerBlock.chunk_index.in_(group))
-        ).scalars()
-        keys: list[tuple[bytes]] = []
-        for body in bodies:
-            try:
-                keys += [(key,) for key in dedups_of(body)]
-            except BlockError:
-                continue  # a damaged block: `verify` names it; its keys cannot be read
+        # In key order: the keys of a month lie together in the index (they start with
+        # their hour), and the deletes then walk its pages once.
+        keys = sorted(_keys_of_blocks(connection, group))
         if keys:
-            connection.exec_driver_sql(DEDUP_DELETE[style], keys)
+            connection.exec_driver_sql(DEDUP_DELETE[style], [(key,) for key in keys])
         connection.execute(delete(LedgerBlock).where(LedgerBlock.chunk_index.in_(group)))
         deleted += len(keys)
     if chunks:
@@ -174,6 +170,40 @@ def erase(connection: Connection, chunks: Sequence[LedgerChunk], now: datetime) 
             .values(secret=None, purged_at=now)
         )
     return deleted
+
+
+def _keys_of_blocks(connection: Connection, indexes: list[int]) -> list[bytes]:
+    """The de-duplication keys in the blocks of chunks `indexes`.
+
+    A damaged block is skipped: `verify` names it, and its keys cannot be read. On SQLite
+    only each block's key section is read (incremental blob I/O), not its events.
+    """
+    raw = connection.connection.driver_connection
+    if isinstance(raw, sqlite3.Connection):
+        return _sqlite_block_keys(raw, indexes)
+    bodies = connection.execute(
+        select(LedgerBlock.body).where(LedgerBlock.chunk_index.in_(indexes))
+    ).scalars()
+    keys: list[bytes] = []
+    for body in bodies:
+        with suppress(BlockError):
+            keys += dedups_of(body)
+    return keys
+
+
+def _sqlite_block_keys(raw: sqlite3.Connection, indexes: list[int]) -> list[bytes]:
+    keys: list[bytes] = []
+    for index in indexes:  # a block's chunk_index is its rowid
+        try:
+            with raw.blobopen("ledger_blocks", "body", index, readonly=True) as blob:
+                start, size = dedups_at(blob.read(HEADER_SIZE))
+                if start + size > len(blob):
+                    continue
+                blob.seek(start)
+                keys += split_keys(blob.read(size))
+        except (sqlite3.OperationalError, BlockError):
+            continue  # no block left for this chunk, or a damaged one
+    return keys
 
 
 def purge_record(result: PurgeResult, policy: RetentionPolicy) -> Attributed:
