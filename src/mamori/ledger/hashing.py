@@ -18,16 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import struct
 from collections.abc import Sequence
 from types import ModuleType
 
 from mamori.ledger import merkle
-from mamori.ledger.blocks import DEDUP_SIZE, LEAF_SIZE, MAGIC, pack
-from mamori.ledger.records import DEDUP_HOUR_SIZE, hour_of_head
-
-_SEQ = struct.Struct(">Q")
-_COUNT = struct.Struct(">I")
+from mamori.ledger.blocks import DEDUP_SIZE, LEAF_SIZE, pack, unpack
+from mamori.ledger.records import DEDUP_HOUR_SIZE, event_leaf_of, hour_of_head
 
 
 def py_event_leaves(
@@ -37,24 +33,13 @@ def py_event_leaves(
     subjects: Sequence[bytes],
     contents: Sequence[bytes],
 ) -> list[bytes]:
-    """The leaf of each event, the first at position `first_seq`."""
-    salting = hashlib.blake2b(key=secret, digest_size=64).copy
-    sha = hashlib.sha256
-    leaves: list[bytes] = []
-    for offset, (head, subject, content) in enumerate(zip(heads, subjects, contents, strict=True)):
-        salts = salting()
-        salts.update(_SEQ.pack(first_seq + offset))
-        both = salts.digest()
-        leaves.append(
-            sha(
-                b"\x00"
-                + head
-                + b"\n"
-                + sha(both[:32] + subject).digest()
-                + sha(both[32:] + content).digest()
-            ).digest()
+    """The leaf of each event, the first at position `first_seq` (`records.event_leaf_of`)."""
+    return [
+        event_leaf_of(secret, first_seq + offset, head, subject, content)
+        for offset, (head, subject, content) in enumerate(
+            zip(heads, subjects, contents, strict=True)
         )
-    return leaves
+    ]
 
 
 def py_dedup_keys(scope: bytes, hours: Sequence[int], contents: Sequence[bytes]) -> list[bytes]:
@@ -94,33 +79,13 @@ def py_block_digests(
     """Recompute a block: (its events' leaves, their keys, the root of its stored leaves).
 
     The leaves and keys are concatenated in event order, to be compared with the ones the
-    block stores. Raises ValueError for a body that is not a well-formed block.
+    block stores. Raises ValueError (BlockError) for a body that is not a well-formed block.
     """
-    if len(body) < len(MAGIC) + _COUNT.size or body[: len(MAGIC)] != MAGIC:
-        raise ValueError("not a block of events")
-    (count,) = _COUNT.unpack_from(body, len(MAGIC))
-    table = len(MAGIC) + _COUNT.size
-    parts_at = table + (12 + LEAF_SIZE + DEDUP_SIZE) * count
-    if len(body) < parts_at:
-        raise ValueError("the block is shorter than its table of events")
-    lengths = struct.unpack_from(f">{3 * count}I", body, table)
-    if parts_at + sum(lengths) != len(body):
-        raise ValueError("the block's lengths do not add up to its size")
-    heads: list[bytes] = []
-    subjects: list[bytes] = []
-    contents: list[bytes] = []
-    at = parts_at
-    for number in range(count):
-        for parts, length in zip(
-            (heads, subjects, contents), lengths[3 * number : 3 * number + 3], strict=True
-        ):
-            parts.append(body[at : at + length])
-            at += length
-    leaves_at = table + 12 * count
-    stored = body[leaves_at : leaves_at + LEAF_SIZE * count]
-    leaves = py_event_leaves(secret, first_seq, heads, subjects, contents)
-    keys = py_dedup_keys(scope, [hour_of_head(head) for head in heads], contents)
-    return b"".join(leaves), b"".join(keys), py_merkle_root(stored)
+    block = unpack(body)
+    leaves = py_event_leaves(secret, first_seq, block.heads, block.subjects, block.contents)
+    hours = [hour_of_head(head) for head in block.heads]
+    keys = py_dedup_keys(scope, hours, block.contents)
+    return b"".join(leaves), b"".join(keys), merkle.root(block.leaves)
 
 
 # The formulas the native module must implement; a build of another version (a stale
