@@ -601,46 +601,60 @@ static void cursor_start(sha_cursor *c, const lane_job *job)
     c->marked = 0;
 }
 
+/* The next `size` bytes of a message's segments from (*seg, *off): a pointer into the
+ * message when one segment still holds them all, or else what is left of them (fewer
+ * at the end of the message) copied into `buf`; `*got` says how many. */
+static const uint8_t *segments_take(const lane_job *job, int *seg, size_t *off, uint8_t *buf,
+                                    size_t size, size_t *got)
+{
+    while (*seg < job->segments && *off == job->len[*seg]) {
+        (*seg)++;
+        *off = 0;
+    }
+    if (*seg < job->segments && job->len[*seg] - *off >= size) {
+        const uint8_t *at = job->at[*seg] + *off;
+        *off += size;
+        *got = size;
+        return at;
+    }
+    size_t fill = 0;
+    while (fill < size && *seg < job->segments) {
+        size_t take = job->len[*seg] - *off;
+        if (take > size - fill) {
+            take = size - fill;
+        }
+        if (take) {
+            memcpy(buf + fill, job->at[*seg] + *off, take);
+        }
+        fill += take;
+        *off += take;
+        if (*off == job->len[*seg]) {
+            (*seg)++;
+            *off = 0;
+        }
+    }
+    *got = fill;
+    return buf;
+}
+
 /* The next padded block of a message (c->blocks > 0): 64 bytes in the message itself
  * when one segment still has them, or else assembled in `buf`. */
 static const uint8_t *cursor_next(sha_cursor *c, uint8_t buf[64])
 {
-    const lane_job *job = c->job;
+    size_t fill;
     c->blocks--;
-    while (c->seg < job->segments && c->off == job->len[c->seg]) {
-        c->seg++;
-        c->off = 0;
-    }
-    if (c->seg < job->segments && job->len[c->seg] - c->off >= 64) {
-        const uint8_t *block = job->at[c->seg] + c->off;
-        c->off += 64;
+    const uint8_t *block = segments_take(c->job, &c->seg, &c->off, buf, 64, &fill);
+    if (fill == 64) {
         return block;
     }
-    size_t fill = 0;
-    while (fill < 64 && c->seg < job->segments) {
-        size_t take = job->len[c->seg] - c->off;
-        if (take > 64 - fill) {
-            take = 64 - fill;
-        }
-        if (take) {
-            memcpy(buf + fill, job->at[c->seg] + c->off, take);
-        }
-        fill += take;
-        c->off += take;
-        if (c->off == job->len[c->seg]) {
-            c->seg++;
-            c->off = 0;
-        }
+    /* the message has ended in this block */
+    if (!c->marked) {
+        buf[fill++] = 0x80;
+        c->marked = 1;
     }
-    if (fill < 64) { /* the message has ended */
-        if (!c->marked) {
-            buf[fill++] = 0x80;
-            c->marked = 1;
-        }
-        memset(buf + fill, 0, 64 - fill);
-        if (c->blocks == 0) { /* the count of blocks left room for the length here */
-            store_be64(buf + 56, c->bits);
-        }
+    memset(buf + fill, 0, 64 - fill);
+    if (c->blocks == 0) { /* the count of blocks left room for the length here */
+        store_be64(buf + 56, c->bits);
     }
     return buf;
 }
@@ -682,37 +696,12 @@ static void b2b_cursor_start(b2b_cursor *c, const lane_job *job)
  * are the message's, for the byte counter. */
 static const uint8_t *b2b_cursor_next(b2b_cursor *c, uint8_t buf[128], size_t *taken)
 {
-    const lane_job *job = c->job;
     c->blocks--;
-    while (c->seg < job->segments && c->off == job->len[c->seg]) {
-        c->seg++;
-        c->off = 0;
+    const uint8_t *block = segments_take(c->job, &c->seg, &c->off, buf, 128, taken);
+    if (*taken < 128) {
+        memset(buf + *taken, 0, 128 - *taken);
     }
-    if (c->seg < job->segments && job->len[c->seg] - c->off >= 128) {
-        const uint8_t *block = job->at[c->seg] + c->off;
-        c->off += 128;
-        *taken = 128;
-        return block;
-    }
-    size_t fill = 0;
-    while (fill < 128 && c->seg < job->segments) {
-        size_t take = job->len[c->seg] - c->off;
-        if (take > 128 - fill) {
-            take = 128 - fill;
-        }
-        if (take) {
-            memcpy(buf + fill, job->at[c->seg] + c->off, take);
-        }
-        fill += take;
-        c->off += take;
-        if (c->off == job->len[c->seg]) {
-            c->seg++;
-            c->off = 0;
-        }
-    }
-    memset(buf + fill, 0, 128 - fill);
-    *taken = fill;
-    return buf;
+    return block;
 }
 
 /* Add `n` bytes to a BLAKE2b counter of two words. */
