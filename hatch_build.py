@@ -1,10 +1,11 @@
 """Build hook: compile the ledger's native hashing module next to its Python fallback.
 
-`mamori.ledger._native` (src/mamori/ledger/_native.c, standard C with no library beyond
-Python's) hashes events, blocks and Merkle trees for the ledger. It is compiled with the
-C compiler Python was built with; when that fails the build goes on and mamori uses the
-pure-Python code in `mamori.ledger.hashing`, which gives the same bytes, only slower
-(the test suite insists on the native module, so CI notices).
+`mamori.ledger._native` (src/mamori/ledger/_native.c and the parts it includes from
+src/mamori/ledger/native/; C11 with no library beyond Python's) hashes events, blocks
+and Merkle trees for the ledger. It is compiled with the C compiler Python was built
+with; when that fails the build goes on and mamori uses the pure-Python code in
+`mamori.ledger.hashing`, which gives the same bytes, only slower (the test suite insists
+on the native module, so CI notices).
 
 Editable installs (`uv sync`) put the compiled file into the source tree, where the
 editable path finds it; wheels carry it as a platform file.
