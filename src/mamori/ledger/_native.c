@@ -18,6 +18,8 @@
  *   block_digests(body, first_seq, secret, scope) -> (leaves, keys, stored root)
  *   sha256(data) -> bytes
  *   blake2b(data, key=b"", digest_size=64) -> bytes
+ *   encode_events(items, fallback) -> list[EncodedEvent]
+ *   pack_events(secret, first_seq, received, events) -> (body, root)
  *   simd() -> str                   "avx512", "avx2" or "scalar": the hashing in use
  *   use_simd(level) -> None         choose it: False for "scalar", True for the default,
  *                                   or a name (falling back to the best level below it
@@ -27,6 +29,12 @@
  * 4 bytes big-endian) followed by BLAKE2b-96(scope || content); `block_digests` reads
  * that hour from each stored head exactly as `records.hour_of_head` does. `API` is the
  * version of these formulas, checked against `hashing.NATIVE_API` when loading.
+ *
+ * `encode_events` writes the stored parts and the de-duplication key of attributed
+ * events (records.Attributed) as records.encode does, as EncodedEvent struct sequences:
+ * the same tuple as records.Encoded. An event holding a value it leaves to the reference
+ * goes to `fallback` (native/encoding.h). `pack_events` is `pack_chunk` of such events,
+ * their heads completed with their positions and receipt time (records.head_of).
  *
  * Argument types: `secret`, `scope`, `leaves`, `body`, `data` and `key` may be any
  * C-contiguous bytes-like object (bytes, memoryview, bytearray: the buffer protocol;
@@ -49,6 +57,7 @@
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <datetime.h>
 
 #include <stdint.h>
 #include <string.h>
@@ -70,7 +79,7 @@
 #define DEDUP_SIZE 16
 #define DEDUP_HOUR_SIZE 4
 #define DEDUP_DIGEST_SIZE (DEDUP_SIZE - DEDUP_HOUR_SIZE)
-#define NATIVE_API 2
+#define NATIVE_API 3
 #define TABLE_ENTRY (12 + LEAF_SIZE + DEDUP_SIZE) /* lengths, leaf and key of an event */
 
 #include "native/byteorder.h"
@@ -81,6 +90,7 @@
 #include "native/lane_queues.h"
 #include "native/events.h"
 #include "native/inputs.h"
+#include "native/encoding.h"
 
 /* ------------------------------------------------------------------------------------ */
 /* Python functions                                                                     */
@@ -235,10 +245,11 @@ PyDoc_STRVAR(pack_chunk_doc,
              "\n"
              "(the block of these events with their leaves, the root of those leaves).");
 
-static PyObject *native_pack_chunk(PyObject *Py_UNUSED(module), PyObject *args)
+/* pack_chunk's work, for it and pack_events; the caller releases `secret`. */
+static PyObject *pack_block(Py_buffer *secret_view, PyObject *first_obj, PyObject *heads,
+                            PyObject *subjects, PyObject *contents, PyObject *dedups_obj)
 {
-    Py_buffer secret = {0};
-    PyObject *first_obj, *heads, *subjects, *contents, *dedups_obj;
+    Py_buffer secret = *secret_view;
     PyObject *dedups = NULL, *body = NULL, *result = NULL;
     const uint8_t **dedup_at = NULL;
     batch b = {0};
@@ -246,10 +257,6 @@ static PyObject *native_pack_chunk(PyObject *Py_UNUSED(module), PyObject *args)
     salting s;
     uint8_t root[32];
 
-    if (!PyArg_ParseTuple(args, "y*OOOOO:pack_chunk", &secret, &first_obj, &heads, &subjects,
-                          &contents, &dedups_obj)) {
-        return NULL;
-    }
     if (check_key(&secret, "secret") < 0 || batch_collect(&b, heads, subjects, contents) < 0 ||
         (dedups = bytes_tuple(dedups_obj, "dedups")) == NULL) {
         goto done;
@@ -334,6 +341,108 @@ done:
     PyMem_Free(dedup_at);
     Py_XDECREF(dedups);
     batch_clear(&b);
+    return result;
+}
+
+static PyObject *native_pack_chunk(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    Py_buffer secret = {0};
+    PyObject *first_obj, *heads, *subjects, *contents, *dedups;
+    if (!PyArg_ParseTuple(args, "y*OOOOO:pack_chunk", &secret, &first_obj, &heads, &subjects,
+                          &contents, &dedups)) {
+        return NULL;
+    }
+    PyObject *result = pack_block(&secret, first_obj, heads, subjects, contents, dedups);
+    PyBuffer_Release(&secret);
+    return result;
+}
+
+PyDoc_STRVAR(pack_events_doc,
+             "pack_events(secret, first_seq, received, events, /) -> tuple[bytes, bytes]\n"
+             "\n"
+             "pack_chunk of encoded events (records.Encoded or EncodedEvent), their heads\n"
+             "completed with their positions from first_seq and the receipt time `received`\n"
+             "(records.head_of).");
+
+static const char RECEIVED_KEY[] = ",\"received_at\":\"";
+static const char SEQ_KEY[] = "\",\"seq\":";
+
+/* records.head_of: start || ,"received_at":"<received>","seq":<seq> || end. */
+static PyObject *head_of(PyObject *event, const Py_buffer *received, uint64_t seq)
+{
+    PyObject *start = PyTuple_GET_ITEM(event, 2), *end = PyTuple_GET_ITEM(event, 3);
+    if (!PyBytes_Check(start) || !PyBytes_Check(end)) {
+        PyErr_SetString(PyExc_TypeError, "an event's head pieces must be bytes");
+        return NULL;
+    }
+    char digits[24];
+    int digits_len = snprintf(digits, sizeof digits, "%llu", (unsigned long long)seq);
+    size_t start_len = (size_t)PyBytes_GET_SIZE(start), end_len = (size_t)PyBytes_GET_SIZE(end);
+    size_t size = start_len + sizeof RECEIVED_KEY - 1 + (size_t)received->len +
+                  sizeof SEQ_KEY - 1 + (size_t)digits_len + end_len;
+    PyObject *head = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)size);
+    if (head == NULL) {
+        return NULL;
+    }
+    char *out = PyBytes_AS_STRING(head);
+    memcpy(out, PyBytes_AS_STRING(start), start_len);
+    out += start_len;
+    memcpy(out, RECEIVED_KEY, sizeof RECEIVED_KEY - 1);
+    out += sizeof RECEIVED_KEY - 1;
+    memcpy(out, received->buf, (size_t)received->len);
+    out += received->len;
+    memcpy(out, SEQ_KEY, sizeof SEQ_KEY - 1);
+    out += sizeof SEQ_KEY - 1;
+    memcpy(out, digits, (size_t)digits_len);
+    out += digits_len;
+    memcpy(out, PyBytes_AS_STRING(end), end_len);
+    return head;
+}
+
+static PyObject *native_pack_events(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    Py_buffer secret = {0}, received = {0};
+    PyObject *first_obj, *events_obj;
+    PyObject *events = NULL, *heads = NULL, *subjects = NULL, *contents = NULL, *dedups = NULL;
+    PyObject *result = NULL;
+    uint64_t first_seq;
+
+    if (!PyArg_ParseTuple(args, "y*Oy*O:pack_events", &secret, &first_obj, &received,
+                          &events_obj)) {
+        return NULL;
+    }
+    if ((events = PySequence_Tuple(events_obj)) == NULL) {
+        goto done;
+    }
+    Py_ssize_t count = PyTuple_GET_SIZE(events);
+    if (parse_first_seq(first_obj, (size_t)count, &first_seq) < 0 ||
+        (heads = PyTuple_New(count)) == NULL || (subjects = PyTuple_New(count)) == NULL ||
+        (contents = PyTuple_New(count)) == NULL || (dedups = PyTuple_New(count)) == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *event = PyTuple_GET_ITEM(events, i);
+        if (!PyTuple_Check(event) || PyTuple_GET_SIZE(event) != ENCODED_FIELD_COUNT) {
+            PyErr_Format(PyExc_TypeError, "events[%zd] is not an encoded event", i);
+            goto done;
+        }
+        PyObject *head = head_of(event, &received, first_seq + (uint64_t)i);
+        if (head == NULL) {
+            goto done;
+        }
+        PyTuple_SET_ITEM(heads, i, head);
+        PyTuple_SET_ITEM(subjects, i, Py_NewRef(PyTuple_GET_ITEM(event, 4)));
+        PyTuple_SET_ITEM(contents, i, Py_NewRef(PyTuple_GET_ITEM(event, 5)));
+        PyTuple_SET_ITEM(dedups, i, Py_NewRef(PyTuple_GET_ITEM(event, 7)));
+    }
+    result = pack_block(&secret, first_obj, heads, subjects, contents, dedups);
+done:
+    Py_XDECREF(events);
+    Py_XDECREF(heads);
+    Py_XDECREF(subjects);
+    Py_XDECREF(contents);
+    Py_XDECREF(dedups);
+    PyBuffer_Release(&received);
     PyBuffer_Release(&secret);
     return result;
 }
@@ -526,6 +635,29 @@ error:
     return NULL;
 }
 
+PyDoc_STRVAR(encode_events_doc,
+             "encode_events(items, fallback, /) -> list\n"
+             "\n"
+             "The stored parts and de-duplication key of each attributed event, as\n"
+             "records.encode makes them, each an EncodedEvent (the same tuple as\n"
+             "records.Encoded). An event holding a value this encoder leaves alone (a float,\n"
+             "a tuple, a time outside UTC...) is given to fallback(item) instead.");
+
+static PyObject *native_encode_events(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *items, *fallback;
+    if (!PyArg_ParseTuple(args, "OO:encode_events", &items, &fallback)) {
+        return NULL;
+    }
+    PyObject *sequence = PySequence_Fast(items, "items must be a sequence");
+    if (sequence == NULL) {
+        return NULL;
+    }
+    PyObject *result = encode_batch(sequence, fallback, kit_of(level_in_use));
+    Py_DECREF(sequence);
+    return result;
+}
+
 PyDoc_STRVAR(simd_doc,
              "simd() -> str\n"
              "\n"
@@ -583,6 +715,8 @@ static PyMethodDef native_methods[] = {
     {"sha256", native_sha256, METH_VARARGS, sha256_doc},
     {"blake2b", (PyCFunction)(void (*)(void))native_blake2b, METH_VARARGS | METH_KEYWORDS,
      blake2b_doc},
+    {"encode_events", native_encode_events, METH_VARARGS, encode_events_doc},
+    {"pack_events", native_pack_events, METH_VARARGS, pack_events_doc},
     {"simd", native_simd, METH_NOARGS, simd_doc},
     {"use_simd", native_use_simd, METH_O, use_simd_doc},
     {NULL, NULL, 0, NULL},
@@ -607,8 +741,17 @@ PyMODINIT_FUNC PyInit__native(void)
     }
 #endif
     level_in_use = level_default;
+    PyDateTime_IMPORT;
+    if (PyDateTimeAPI == NULL || intern_attribute_names() < 0) {
+        return NULL;
+    }
+    if (encoded_type == NULL && (encoded_type = PyStructSequence_NewType(&ENCODED_DESC)) == NULL) {
+        return NULL;
+    }
     PyObject *module = PyModule_Create(&native_module);
-    if (module != NULL && PyModule_AddIntConstant(module, "API", NATIVE_API) < 0) {
+    if (module != NULL && (PyModule_AddIntConstant(module, "API", NATIVE_API) < 0 ||
+                           PyModule_AddObjectRef(module, "EncodedEvent",
+                                                 (PyObject *)encoded_type) < 0)) {
         Py_DECREF(module);
         return NULL;
     }

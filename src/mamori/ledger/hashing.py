@@ -1,4 +1,5 @@
-"""The ledger's bulk hashing: event leaves, de-duplication keys, blocks and chunk roots.
+"""The ledger's bulk work: encoding events, their leaves, de-duplication keys, blocks and
+chunk roots.
 
 Every function here has two implementations that give the same bytes: the native module
 `mamori.ledger._native` (C, compiled when mamori is installed; see hatch_build.py) and
@@ -16,14 +17,45 @@ available. `NATIVE` says which one is in use. The formulas are those of `records
 
 from __future__ import annotations
 
-import hashlib
 import importlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import ModuleType
 
 from mamori.ledger import merkle
-from mamori.ledger.blocks import DEDUP_SIZE, LEAF_SIZE, pack, unpack
-from mamori.ledger.records import DEDUP_HOUR_SIZE, event_leaf_of, hour_of_head
+from mamori.ledger.blocks import LEAF_SIZE, pack, unpack
+from mamori.ledger.records import (
+    Attributed,
+    Encoded,
+    dedup_key,
+    encode,
+    event_leaf_of,
+    head_of,
+    hour_of_head,
+)
+
+
+def py_encode_events(items: Sequence[Attributed]) -> list[Encoded]:
+    """The stored parts and key of each event (`records.encode`, the reference)."""
+    return [encode(item) for item in items]
+
+
+def py_pack_events(
+    secret: bytes, first_seq: int, received: bytes, events: Sequence[Encoded]
+) -> tuple[bytes, bytes]:
+    """`py_pack_chunk` of encoded events, their heads completed with their positions from
+    `first_seq` and the receipt time `received` (`records.head_of`)."""
+    heads = [
+        head_of(event.head_start, event.head_end, first_seq + offset, received)
+        for offset, event in enumerate(events)
+    ]
+    return py_pack_chunk(
+        secret,
+        first_seq,
+        heads,
+        [event.subject for event in events],
+        [event.content for event in events],
+        [event.dedup for event in events],
+    )
 
 
 def py_event_leaves(
@@ -44,13 +76,7 @@ def py_event_leaves(
 
 def py_dedup_keys(scope: bytes, hours: Sequence[int], contents: Sequence[bytes]) -> list[bytes]:
     """The de-duplication key of each content in `scope`, occurred in the hour beside it."""
-    keying = hashlib.blake2b(scope, digest_size=DEDUP_SIZE - DEDUP_HOUR_SIZE).copy
-    keys: list[bytes] = []
-    for hour, content in zip(hours, contents, strict=True):
-        key = keying()
-        key.update(content)
-        keys.append(hour.to_bytes(DEDUP_HOUR_SIZE, "big") + key.digest())
-    return keys
+    return [dedup_key(scope, hour, content) for hour, content in zip(hours, contents, strict=True)]
 
 
 def py_merkle_root(leaves: bytes) -> bytes:
@@ -90,7 +116,7 @@ def py_block_digests(
 
 # The formulas the native module must implement; a build of another version (a stale
 # compiled file beside newer sources) is not used.
-NATIVE_API = 2
+NATIVE_API = 3
 
 
 def _load_native() -> ModuleType | None:
@@ -104,13 +130,31 @@ def _load_native() -> ModuleType | None:
 _native_module = _load_native()
 NATIVE = _native_module is not None
 
+
+def _native_encoding(native: ModuleType) -> Callable[[Sequence[Attributed]], list[Encoded]]:
+    """`py_encode_events` in C; an event the C code leaves alone goes to `records.encode`.
+
+    The C code's events are `_native.EncodedEvent`s: the same tuple as `Encoded`.
+    """
+
+    def encode_events(items: Sequence[Attributed]) -> list[Encoded]:
+        events: list[Encoded] = native.encode_events(items, encode)
+        return events
+
+    return encode_events
+
+
 if _native_module is not None:
+    encode_events = _native_encoding(_native_module)
+    pack_events = _native_module.pack_events
     event_leaves = _native_module.event_leaves
     dedup_keys = _native_module.dedup_keys
     merkle_root = _native_module.merkle_root
     pack_chunk = _native_module.pack_chunk
     block_digests = _native_module.block_digests
 else:  # pragma: no cover - only where no C compiler was available
+    encode_events = py_encode_events
+    pack_events = py_pack_events
     event_leaves = py_event_leaves
     dedup_keys = py_dedup_keys
     merkle_root = py_merkle_root

@@ -20,15 +20,17 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
 from mamori.core.clock import as_utc
+from mamori.ledger.blocks import DEDUP_SIZE
 from mamori.ledger.events import IncomingEvent
 
 SORTED = orjson.OPT_SORT_KEYS
 RECORD_VERSION = 1
+DEDUP_HOUR_SIZE = 4  # a de-duplication key starts with the hour its event occurred
 
 
 class EventClass(StrEnum):
@@ -50,13 +52,14 @@ class Attributed:
     event_class: EventClass
 
 
-@dataclass(slots=True)  # not frozen: made once per event on the ingest path
-class Encoded:
-    """An event's stored parts (UTF-8 JSON bytes) before it has a position.
+class Encoded(NamedTuple):
+    """An event's stored parts (UTF-8 JSON bytes) and de-duplication key, before it has a
+    position.
 
     Its head is kept in two pieces, `head_start` and `head_end`: the position and the
-    receipt time go between them (`head_of`). `dedup` is set once the batch's keys are
-    computed (`hashing.dedup_keys` over `hour` and `content`).
+    receipt time go between them (`head_of`). `hour` is when it occurred
+    (`occurred_hour`), the start of its key `dedup` (`dedup_key`). A tuple, so the native
+    encoder (`hashing.encode_events`) can make the same thing without running Python.
     """
 
     tenant_id: str | None
@@ -66,7 +69,7 @@ class Encoded:
     subject: bytes
     content: bytes
     hour: int
-    dedup: bytes = b""
+    dedup: bytes
 
 
 def timestamp(moment: datetime | None) -> str | None:
@@ -110,7 +113,8 @@ def encode(item: Attributed) -> Encoded:
     }
     start, end = head_pieces(head)
     hour = occurred_hour(event.occurred_at)
-    return Encoded(item.tenant_id, event_class, start, end, subject, content, hour)
+    key = dedup_key(dedup_scope(item.tenant_id, event_class), hour, content)
+    return Encoded(item.tenant_id, event_class, start, end, subject, content, hour, key)
 
 
 _AFTER_POSITION = b',"service":'  # the first key after "received_at" and "seq"
@@ -144,12 +148,19 @@ def dedup_scope(tenant_id: str | None, event_class: str) -> bytes:
     return _dedup_scope(tenant_id, event_class)
 
 
+def dedup_key(scope: bytes, hour: int, content: bytes) -> bytes:
+    """The de-duplication key: `hour` as 4 bytes big-endian, then BLAKE2b-96 of
+    `scope` (`dedup_scope`) and the content."""
+    digest = hashlib.blake2b(scope, digest_size=DEDUP_SIZE - DEDUP_HOUR_SIZE)
+    digest.update(content)
+    return hour.to_bytes(DEDUP_HOUR_SIZE, "big") + digest.digest()
+
+
 @lru_cache(maxsize=4096)
 def _dedup_scope(tenant_id: str | None, event_class: str) -> bytes:
     return f"{tenant_id or '-'}|{event_class}|".encode()
 
 
-DEDUP_HOUR_SIZE = 4
 NO_HOUR = 0  # events without a time, or before 1970
 _EPOCH_DAY = date(1970, 1, 1).toordinal()
 _OCCURRED = b'"occurred_at":"'
