@@ -214,7 +214,7 @@ def test_a_deep_record_goes_to_the_reference() -> None:
 
 
 def test_encode_events_argument_errors() -> None:
-    with pytest.raises(TypeError, match="sequence"):
+    with pytest.raises(TypeError, match="not iterable"):
         native.encode_events(5, encode)
     with pytest.raises(AttributeError):
         native.encode_events([object()], encode)
@@ -263,3 +263,19 @@ def test_pack_events_argument_errors() -> None:
         native.pack_events(secret, 2**64 - 1, b"now", [event, event])
     with pytest.raises(OverflowError):
         native.pack_events(secret, -1, b"now", [event])
+
+
+def test_a_list_changed_by_the_fallback_is_encoded_as_it_was() -> None:
+    """The fallback runs Python code; the native code walks its own copy of the items."""
+    items = [
+        Attributed(IncomingEvent(original={"n": n + 0.5}), None, None, EventClass.LOG)
+        for n in range(5)
+    ]
+    walked = list(items)
+
+    def shrinking(item: Attributed) -> Encoded:
+        items.clear()
+        return encode(item)
+
+    encoded = native.encode_events(items, shrinking)
+    assert [tuple(event) for event in encoded] == [tuple(encode(item)) for item in walked]

@@ -39,8 +39,7 @@ def victim(portal: Portal, people: Identities) -> Tenant:
     ledger = portal.app.state.mamori.ledger
     ledger.append([sample_event(n, A) for n in range(5)])
     failures = [
-        replace(
-            sample_event(n, A),
+        sample_event(n, A)._replace(
             event=replace(
                 sample_event(n, A).event,
                 actor=ALERT_ACTOR,

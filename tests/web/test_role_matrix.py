@@ -237,7 +237,7 @@ def _world(portal: Portal, people: Identities, role: Role) -> World:
         services.session.get(Tenant, A).require_tenant_approval = True  # type: ignore[union-attr]
     portal.app.state.mamori.ledger.append([sample_event(n, A) for n in range(5)])
     failed = [
-        replace(e, event=replace(e.event, actor="x@midori.example.jp", outcome=Outcome.FAILURE))
+        e._replace(event=replace(e.event, actor="x@midori.example.jp", outcome=Outcome.FAILURE))
         for e in (sample_event(n, A) for n in range(100, 106))
     ]
     portal.app.state.mamori.ledger.append(failed)

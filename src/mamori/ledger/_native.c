@@ -20,6 +20,7 @@
  *   blake2b(data, key=b"", digest_size=64) -> bytes
  *   encode_events(items, fallback) -> list[EncodedEvent]
  *   pack_events(secret, first_seq, received, events) -> (body, root)
+ *   normalise_records(records, plan, fallback) -> list[IncomingEvent]
  *   simd() -> str                   "avx512", "avx2" or "scalar": the hashing in use
  *   use_simd(level) -> None         choose it: False for "scalar", True for the default,
  *                                   or a name (falling back to the best level below it
@@ -35,6 +36,8 @@
  * the same tuple as records.Encoded. An event holding a value it leaves to the reference
  * goes to `fallback` (native/encoding.h). `pack_events` is `pack_chunk` of such events,
  * their heads completed with their positions and receipt time (records.head_of).
+ * `normalise_records` is formats.base.record_to_event for free-form JSON records, with
+ * the same kind of fallback (native/normalising.h).
  *
  * Argument types: `secret`, `scope`, `leaves`, `body`, `data` and `key` may be any
  * C-contiguous bytes-like object (bytes, memoryview, bytearray: the buffer protocol;
@@ -79,7 +82,7 @@
 #define DEDUP_SIZE 16
 #define DEDUP_HOUR_SIZE 4
 #define DEDUP_DIGEST_SIZE (DEDUP_SIZE - DEDUP_HOUR_SIZE)
-#define NATIVE_API 3
+#define NATIVE_API 4
 #define TABLE_ENTRY (12 + LEAF_SIZE + DEDUP_SIZE) /* lengths, leaf and key of an event */
 
 #include "native/byteorder.h"
@@ -91,6 +94,7 @@
 #include "native/events.h"
 #include "native/inputs.h"
 #include "native/encoding.h"
+#include "native/normalising.h"
 
 /* ------------------------------------------------------------------------------------ */
 /* Python functions                                                                     */
@@ -649,11 +653,56 @@ static PyObject *native_encode_events(PyObject *Py_UNUSED(module), PyObject *arg
     if (!PyArg_ParseTuple(args, "OO:encode_events", &items, &fallback)) {
         return NULL;
     }
-    PyObject *sequence = PySequence_Fast(items, "items must be a sequence");
+    /* A tuple of its own: the attribute reads and the fallback run Python code, which
+     * must not be able to change what is being walked. */
+    PyObject *sequence = PySequence_Tuple(items);
     if (sequence == NULL) {
         return NULL;
     }
     PyObject *result = encode_batch(sequence, fallback, kit_of(level_in_use));
+    Py_DECREF(sequence);
+    return result;
+}
+
+PyDoc_STRVAR(normalise_records_doc,
+             "normalise_records(records, plan, fallback, /) -> list\n"
+             "\n"
+             "The IncomingEvent of each free-form JSON record (a dict), as\n"
+             "formats.base.record_to_event(record, original=record) makes it, by the keys and\n"
+             "words of `plan` (formats.base.NATIVE_PLAN). A record holding a value this code\n"
+             "leaves alone (a number for a text field, an epoch or offset time...) is given to\n"
+             "fallback(record) instead.");
+
+static PyObject *native_normalise_records(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *records, *plan, *fallback;
+    if (!PyArg_ParseTuple(args, "OOO:normalise_records", &records, &plan, &fallback) ||
+        check_plan(plan) < 0) {
+        return NULL;
+    }
+    PyObject *sequence = PySequence_Tuple(records); /* see encode_events */
+    if (sequence == NULL) {
+        return NULL;
+    }
+    Py_ssize_t count = PyTuple_GET_SIZE(sequence);
+    PyObject *empty = PyUnicode_FromStringAndSize("", 0);
+    PyObject *no_args = PyTuple_New(0);
+    PyObject *result = empty && no_args ? PyList_New(count) : NULL;
+    for (Py_ssize_t i = 0; result != NULL && i < count; i++) {
+        PyObject *record = PyTuple_GET_ITEM(sequence, i);
+        PyObject *event = normalise_record(record, plan, empty, no_args);
+        if (event == Py_None) {
+            Py_DECREF(event);
+            event = PyObject_CallOneArg(fallback, record);
+        }
+        if (event == NULL) {
+            Py_CLEAR(result);
+            break;
+        }
+        PyList_SET_ITEM(result, i, event);
+    }
+    Py_XDECREF(empty);
+    Py_XDECREF(no_args);
     Py_DECREF(sequence);
     return result;
 }
@@ -717,6 +766,7 @@ static PyMethodDef native_methods[] = {
      blake2b_doc},
     {"encode_events", native_encode_events, METH_VARARGS, encode_events_doc},
     {"pack_events", native_pack_events, METH_VARARGS, pack_events_doc},
+    {"normalise_records", native_normalise_records, METH_VARARGS, normalise_records_doc},
     {"simd", native_simd, METH_NOARGS, simd_doc},
     {"use_simd", native_use_simd, METH_O, use_simd_doc},
     {NULL, NULL, 0, NULL},

@@ -68,13 +68,21 @@ def _token(request: Request) -> str | None:
 
 
 def _principal(request: Request) -> Principal:
+    """The token's principal. Read without the write lock, so a request is not held up by
+    the appends of others; the token's last use is written at most once a minute."""
     secret = _token(request)
     if secret is None:
         raise LoginRequiredError(N_("ingest needs an API token"))
-    with web_context(request).services() as services:
-        principal = tokens.authenticate(services, secret, client_address(request))
-    if principal is None:
+    context = web_context(request)
+    with context.services(read_only=True) as services:
+        found = tokens.identify(services, secret, client_address(request))
+        stale = found is not None and tokens.last_use_is_stale(found[1], services.now())
+    if found is None:
         raise LoginRequiredError(N_("the API token is invalid, expired or revoked"))
+    principal, row = found
+    if stale:
+        with context.services() as services:
+            tokens.record_use(services, row.id)
     return principal
 
 
@@ -98,7 +106,7 @@ async def _body(request: Request, limit: int) -> bytes:
 async def _ingest(request: Request, formats: tuple[str, ...]) -> AppendResult:
     context = web_context(request)
     service = context.ingest
-    principal = _principal(request)
+    principal = await run_in_threadpool(_principal, request)
     service.admit(principal)
     body = await _body(request, context.settings.ingest_max_body_bytes)
     sent = Sent(

@@ -68,6 +68,22 @@ class Attribution:
             return Placement(principal.tenant_id, service)
         return Placement(rule.tenant_id if rule else None, service)
 
+    def place_all(self, principal: Principal, events: Sequence[IncomingEvent]) -> list[Placement]:
+        """`place` of each event; events with the same labels share one answer (a shipper's
+        batch names a handful of services and hosts)."""
+        known: dict[tuple[tuple[str, str], ...], Placement] = {}
+        placements = []
+        for event in events:
+            key = tuple(event.labels.items())
+            try:
+                placement = known.get(key)
+            except TypeError:  # a label value that is not hashable: placed on its own
+                placement = self.place(principal, event)
+            if placement is None:
+                placement = known[key] = self.place(principal, event)
+            placements.append(placement)
+        return placements
+
     def _named(self, labels: Mapping[str, str]) -> str | None:
         for key in SERVICE_LABELS:
             if labels.get(key) in self.services:

@@ -116,7 +116,7 @@ def py_block_digests(
 
 # The formulas the native module must implement; a build of another version (a stale
 # compiled file beside newer sources) is not used.
-NATIVE_API = 3
+NATIVE_API = 4
 
 
 def _load_native() -> ModuleType | None:
@@ -129,6 +129,8 @@ def _load_native() -> ModuleType | None:
 
 _native_module = _load_native()
 NATIVE = _native_module is not None
+NATIVE_MODULE: ModuleType | None = _native_module
+"""The native module (also for `formats.base.records_to_events`), or None."""
 
 
 def _native_encoding(native: ModuleType) -> Callable[[Sequence[Attributed]], list[Encoded]]:

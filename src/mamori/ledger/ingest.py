@@ -2,9 +2,10 @@
 
 Limits, all explicit: the body size (`MAMORI_INGEST_MAX_BODY_BYTES`, 413), its size
 once decompressed (64 MiB, 413), events per request (`MAMORI_INGEST_MAX_EVENTS`, 413),
-requests per token per minute (429 with Retry-After) and requests worked on at once
+requests per token per minute (429 with Retry-After) and requests admitted at once
 (`MAMORI_INGEST_MAX_CONCURRENT`; a request waits up to two seconds for a slot, then
-503 with Retry-After). A request is answered only after its events are committed.
+503 with Retry-After). Admitted requests are parsed and stored one at a time per process.
+A request is answered only after its events are committed.
 
 Every stored batch also notes, in the same transaction, when each (tenant, service) it
 came from was last heard (`LedgerSource`), for the "stopped sending logs" detection rule.
@@ -92,6 +93,10 @@ class IngestService:
         self.settings = settings
         self.attribution = attribution
         self.gate = IngestGate(settings.ingest_max_concurrent)
+        # Requests holding a slot are parsed and stored one at a time: in one process they
+        # share one interpreter lock, and interleaving them only made each wait for the
+        # others between its database statements.
+        self._work = threading.Lock()
         self.limiter = SlidingWindowLimiter(settings.ingest_requests_per_minute, 60.0, clock)
 
     def admit(self, principal: Principal) -> None:
@@ -111,7 +116,7 @@ class IngestService:
 
     def handle(self, request: Request) -> AppendResult:
         """Store the events of `request`; raises on anything wrong, storing nothing."""
-        with self.gate.slot():
+        with self.gate.slot(), self._work:
             body = decompress(request.body, request.content_encoding)
             parser = format_for_content_type(request.content_type, request.formats)
             events = parser.parse(body, request.content_type)
@@ -124,15 +129,14 @@ class IngestService:
             raise PayloadTooLargeError(
                 N_("a request may carry at most %(limit)s events"), params={"limit": limit}
             )
-        attribution = self.attribution()
-        items = []
-        for event in events:
-            placement = attribution.place(principal, event)
-            items.append(
-                Attributed(event, placement.tenant_id, placement.service_id, EventClass.LOG)
-            )
+        placements = self.attribution().place_all(principal, events)
+        log = EventClass.LOG
+        items = [
+            Attributed(event, placement.tenant_id, placement.service_id, log)
+            for event, placement in zip(events, placements, strict=True)
+        ]
         ledger = self.ledger
-        with ledger.database.engine.begin() as connection:
+        with ledger.transaction() as connection:
             result = ledger.append_in(connection, items)
             # Duplicates count too: a shipper resending a batch is still alive.
             record_sources(connection, items, aware_utc(ledger.clock()))
@@ -151,7 +155,10 @@ def record_sources(connection: Connection, items: Sequence[Attributed], now: dat
     alert. Writers of the ledger run one at a time (they lock its head first), so the
     select-then-insert cannot race another ingest.
     """
-    pairs = {source_key(i.tenant_id, i.service_id): i for i in items}
+    pairs = {
+        source_key(tenant_id, service_id): (tenant_id, service_id)
+        for tenant_id, service_id in {(item.tenant_id, item.service_id) for item in items}
+    }
     keys = sorted(pairs)
     for start in range(0, len(keys), SOURCE_QUERY_SLICE):
         part = keys[start : start + SOURCE_QUERY_SLICE]
@@ -165,8 +172,8 @@ def record_sources(connection: Connection, items: Sequence[Attributed], now: dat
         fresh = [
             {
                 "key": key,
-                "tenant_id": pairs[key].tenant_id,
-                "service_id": pairs[key].service_id or UNKNOWN_SERVICE,
+                "tenant_id": pairs[key][0],
+                "service_id": pairs[key][1] or UNKNOWN_SERVICE,
                 "first_seen_at": now,
                 "last_seen_at": now,
             }

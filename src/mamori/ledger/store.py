@@ -137,14 +137,14 @@ def _claim(driver: _Driver, batch: Sequence[Encoded]) -> dict[bytes, Encoded]:
     """
     unique = {item.dedup: item for item in reversed(batch)}  # the first of each key wins
     keys = sorted(unique)
-    added: list[bytes] = []
+    added: list[list[Any]] = []
     for start in range(0, len(keys), DEDUP_QUERY_SLICE):
         part = keys[start : start + DEDUP_QUERY_SLICE]
         cursor = driver.execute(CLAIM.format(rows=", ".join(["(?)"] * len(part))), part)
-        added.extend(bytes(key) for (key,) in cursor.fetchall())
-    if len(added) == len(unique):  # nothing was stored before: the usual case
+        added.append(cursor.fetchall())
+    if sum(map(len, added)) == len(unique):  # nothing was stored before: the usual case
         return unique
-    return {key: unique[key] for key in added}
+    return {bytes(key): unique[bytes(key)] for rows in added for (key,) in rows}
 
 
 def _grouped(items: Iterable[Encoded]) -> list[list[Encoded]]:

@@ -14,7 +14,7 @@ from mamori.commitments.registry import CheckRegistry
 from mamori.core.audit import AuditTrail
 from mamori.core.clock import utcnow
 from mamori.core.crypto import SecretBox, derive_key, load_secret_key
-from mamori.core.db import Database
+from mamori.core.db import READ_ONLY, Database
 from mamori.core.mail.base import Notifier
 from mamori.core.ratelimit import SlidingWindowLimiter
 from mamori.core.settings import Settings
@@ -63,9 +63,15 @@ class WebContext:
         )
 
     @contextmanager
-    def services(self) -> Iterator[Services]:
-        """Identity services in one transaction, committed when the block succeeds."""
+    def services(self, *, read_only: bool = False) -> Iterator[Services]:
+        """Identity services in one transaction, committed when the block succeeds.
+
+        `read_only` begins it without SQLite's write lock, so it does not wait for a
+        writer (the block must then write nothing).
+        """
         with self.database.session() as session:
+            if read_only:
+                session.connection(execution_options=READ_ONLY)
             yield Services(
                 session=session,
                 settings=self.settings,

@@ -20,9 +20,11 @@ import zlib
 from collections.abc import Iterable, Iterator
 from typing import Any, Protocol
 
+import orjson
+
 from mamori.core.i18n import N_
 from mamori.ledger.events import IncomingEvent, IngestFormatError
-from mamori.ledger.formats.base import Format, record_to_event
+from mamori.ledger.formats.base import Format, record_to_event, records_to_events
 
 READ_CHUNK_BYTES = 1024 * 1024
 """How much of a file is read at a time."""
@@ -294,8 +296,44 @@ def json_record_event(line: int, value: Any) -> IncomingEvent:
 
 def parse_json_records(body: bytes) -> list[IncomingEvent]:
     """The events of a JSON array, NDJSON or concatenated JSON objects body."""
+    records = records_at_once(body)
+    if records is not None:
+        return records_to_events(records)
     scanner = JsonScanner([body_text(body)])
     return [json_record_event(line, value) for line, value in scanner.records()]
+
+
+# An integer literal of 19 digits or more, which orjson reads as a float beyond 64 bits.
+_LONG_INTEGER = re.compile(rb"[:\[,][ \t\r\n]*-?\d{19}")
+
+
+def records_at_once(body: bytes) -> list[dict[str, Any]] | None:
+    """The records of `body` read in one go, when it is a JSON array of objects, one object
+    or one JSON value per line, exactly as `JsonScanner` would read them; else None.
+
+    orjson reads a whole body several times faster than the scanner's record-by-record
+    decoding. Anything it would read differently (a long integer, NaN, a byte order mark)
+    or not at all, and any body holding something other than objects, is left to the
+    scanner, whose errors name the line.
+    """
+    if _LONG_INTEGER.search(body) is not None:
+        return None
+    try:
+        values = [orjson.loads(body)]
+    except orjson.JSONDecodeError:
+        try:
+            values = [orjson.loads(line) for line in body.split(b"\n") if line.strip(b" \t\r")]
+        except orjson.JSONDecodeError:
+            return None
+    records: list[Any] = []
+    for value in values:
+        if type(value) is list:
+            records.extend(value)
+        else:
+            records.append(value)
+    if set(map(type, records)) <= {dict}:
+        return records
+    return None
 
 
 def iter_json_lines_file(stream: Readable) -> Iterator[IncomingEvent]:

@@ -617,10 +617,10 @@ static PyObject *encoded_event(const text *t, encoding *e, const uint8_t key[DED
 }
 
 /* encode_events: every item encoded into one text, the keys hashed together, then each
- * event made; `fallback(item)` for the items the reference encodes. */
+ * event made; `fallback(item)` for the items the reference encodes. `items` is a tuple. */
 static PyObject *encode_batch(PyObject *items, PyObject *fallback, const lane_kit *kit)
 {
-    Py_ssize_t count = PySequence_Fast_GET_SIZE(items);
+    Py_ssize_t count = PyTuple_GET_SIZE(items);
     PyObject *result = NULL;
     text t = {0};
     encoding *events = PyMem_Calloc(count ? (size_t)count : 1, sizeof *events);
@@ -630,7 +630,7 @@ static PyObject *encode_batch(PyObject *items, PyObject *fallback, const lane_ki
         goto done;
     }
     for (Py_ssize_t i = 0; i < count; i++) {
-        int status = encode_into(&t, PySequence_Fast_GET_ITEM(items, i), &events[i]);
+        int status = encode_into(&t, PyTuple_GET_ITEM(items, i), &events[i]);
         if (status < 0) {
             goto done;
         }
@@ -643,7 +643,7 @@ static PyObject *encode_batch(PyObject *items, PyObject *fallback, const lane_ki
     for (Py_ssize_t i = 0; i < count; i++) {
         PyObject *event =
             events[i].fallback
-                ? PyObject_CallOneArg(fallback, PySequence_Fast_GET_ITEM(items, i))
+                ? PyObject_CallOneArg(fallback, PyTuple_GET_ITEM(items, i))
                 : encoded_event(&t, &events[i], keys + (size_t)DEDUP_SIZE * i);
         if (event == NULL) {
             Py_CLEAR(result);

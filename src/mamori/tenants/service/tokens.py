@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from mamori.core.audit import AuditRecord
 from mamori.core.clock import as_utc
@@ -89,8 +89,29 @@ def create_token(
     return NewToken(f"{PREFIX}_{token_id}_{secret}", row)
 
 
+LAST_USE_RESOLUTION = timedelta(minutes=1)
+"""How old a token's recorded last use may grow before it is written again. A shipper's
+token is used many times a second; writing each use would take the database's write
+lock once per request."""
+
+
 def authenticate(services: Services, raw: str, address: str) -> Principal | None:
-    """The principal behind a bearer token, or None when it is not a live token."""
+    """The principal behind a bearer token, or None when it is not a live token.
+
+    Its last use is recorded in the caller's transaction, to `LAST_USE_RESOLUTION`.
+    """
+    found = identify(services, raw, address)
+    if found is None:
+        return None
+    principal, row = found
+    if last_use_is_stale(row, services.now()):
+        row.last_used_at = services.now()
+    return principal
+
+
+def identify(services: Services, raw: str, address: str) -> tuple[Principal, ApiToken] | None:
+    """The principal behind a bearer token and its row, writing nothing; None when it is
+    not a live token."""
     prefix, _, rest = raw.strip().partition("_")
     token_id, _, secret = rest.partition("_")
     if prefix != PREFIX or not token_id or not secret:
@@ -103,10 +124,21 @@ def authenticate(services: Services, raw: str, address: str) -> Principal | None
     user = services.repository.user_by_id_unscoped(row.user_id)
     if user is None or user.disabled:
         return None
-    row.last_used_at = services.now()
     principal = principal_for(user, address=address, token_scopes=frozenset(row.scopes))
     principal.extra["token_id"] = row.id  # rate limits count per token
-    return principal
+    return principal, row
+
+
+def last_use_is_stale(row: ApiToken, now: datetime) -> bool:
+    """Whether `row`'s recorded last use is older than `LAST_USE_RESOLUTION` (or missing)."""
+    return row.last_used_at is None or now - as_utc(row.last_used_at) >= LAST_USE_RESOLUTION
+
+
+def record_use(services: Services, token_id: str) -> None:
+    """Record that the token was used now (for callers that identified it read-only)."""
+    row = services.repository.api_token(token_id)
+    if row is not None:
+        row.last_used_at = services.now()
 
 
 def list_tokens(services: Services, principal: Principal) -> Sequence[ApiToken]:
