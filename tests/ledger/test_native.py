@@ -10,16 +10,13 @@ Every test runs once for each level of the module this CPU has (`use_simd(level)
 from __future__ import annotations
 
 import hashlib
-import importlib
 import platform
 import random
 import struct
 import sys
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from hypothesis import given, settings
@@ -27,48 +24,17 @@ from hypothesis import strategies as st
 
 from mamori.ledger import hashing, merkle
 from mamori.ledger.records import hour_of_head
+from tests.support import simd
 
 U64 = 2**64
 LEAF = 32
 
 
-def _native() -> ModuleType:
-    return importlib.import_module("mamori.ledger._native")
-
-
-native = _native()
-# The level chosen at import, before any test switches it.
-DEFAULT_SIMD: str = native.simd()
-ALL_LEVELS = ("scalar", "avx2", "avx512")
-
-
-def _levels_of_the_module() -> list[str]:
-    """The levels the module runs here: those that `use_simd` does not turn into another."""
-    levels = []
-    try:
-        for level in ALL_LEVELS:
-            native.use_simd(level)
-            if native.simd() == level:
-                levels.append(level)
-    finally:
-        native.use_simd(DEFAULT_SIMD)
-    return levels
-
-
-LEVELS = _levels_of_the_module()
+native = simd.native
+DEFAULT_SIMD, ALL_LEVELS, LEVELS = simd.DEFAULT_SIMD, simd.ALL_LEVELS, simd.LEVELS
+simd_level = simd.simd_level  # every test once per SIMD level
 
 Events = tuple[list[bytes], list[bytes], list[bytes]]
-
-
-@pytest.fixture(scope="module", params=LEVELS, autouse=True)
-def simd_level(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Run every test of this module with each level of the native module, then restore."""
-    before = native.simd()
-    native.use_simd(request.param)
-    try:
-        yield str(native.simd())
-    finally:
-        native.use_simd(before)
 
 
 def test_native_module_is_built() -> None:

@@ -10,9 +10,7 @@ times outside UTC, non-str keys, lone surrogates), once per SIMD level of this C
 
 from __future__ import annotations
 
-import importlib
 import os
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from types import MappingProxyType
 from typing import Any
@@ -24,32 +22,10 @@ from hypothesis import strategies as st
 from mamori.ledger import hashing
 from mamori.ledger.events import IncomingEvent, Outcome, Severity
 from mamori.ledger.records import Attributed, Encoded, EventClass, encode
+from tests.support import simd
 
-native = importlib.import_module("mamori.ledger._native")
-DEFAULT_SIMD: str = native.simd()
-
-
-def _levels() -> list[str]:
-    levels = []
-    try:
-        for level in ("scalar", "avx2", "avx512"):
-            native.use_simd(level)
-            if native.simd() == level:
-                levels.append(level)
-    finally:
-        native.use_simd(DEFAULT_SIMD)
-    return levels
-
-
-@pytest.fixture(scope="module", params=_levels(), autouse=True)
-def simd_level(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Every test once per level: the keys are hashed on that level's lanes."""
-    before = native.simd()
-    native.use_simd(request.param)
-    try:
-        yield str(native.simd())
-    finally:
-        native.use_simd(before)
+native = simd.native
+simd_level = simd.simd_level  # every test once per SIMD level (the keys use the lanes)
 
 
 # --- strategies ------------------------------------------------------------------------

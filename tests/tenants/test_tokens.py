@@ -53,3 +53,34 @@ def test_bad_requests(identities: Identities) -> None:
         tokens.create_token(services, admin, name="x", scopes=["root"], days=1)
     with pytest.raises(InputError), identities.work() as services:
         tokens.create_token(services, admin, name="x", scopes=["tenants:read"], days=9999)
+
+
+def test_last_use_is_recorded_once_a_minute(identities: Identities) -> None:
+    """A shipper's token is used many times a second: its last use is written at most
+    once per LAST_USE_RESOLUTION, and `identify` writes nothing."""
+    admin = identities.user("admin@aoba.example.jp", Role.TENANT_ADMIN, "aoba-city-boe")
+    with identities.work() as services:
+        new = tokens.create_token(services, admin, name="ci", scopes=["ingest:logs"], days=5)
+
+    def last_use() -> object:
+        with identities.work() as services:
+            row = services.repository.api_token(new.row.id)
+            assert row is not None
+            return row.last_used_at
+
+    with identities.work() as services:
+        found = tokens.identify(services, new.secret, "")
+        assert found is not None and tokens.last_use_is_stale(found[1], services.now())
+    assert last_use() is None
+    with identities.work() as services:
+        assert tokens.authenticate(services, new.secret, "") is not None
+    first = last_use()
+    assert first is not None
+    identities.clock.advance(seconds=30)
+    with identities.work() as services:
+        assert tokens.authenticate(services, new.secret, "") is not None
+    assert last_use() == first
+    identities.clock.advance(seconds=31)
+    with identities.work() as services:
+        assert tokens.authenticate(services, new.secret, "") is not None
+    assert last_use() != first

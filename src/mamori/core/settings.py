@@ -145,7 +145,8 @@ class Settings(BaseSettings):
     ingest_max_concurrent: int = Field(
         default=4,
         ge=1,
-        description="Ingest requests served at once; more wait briefly, then get 503.",
+        description="Ingest requests admitted at once (stored one after another); more wait"
+        " briefly, then get 503.",
     )
     ingest_requests_per_minute: int = Field(
         default=1200, ge=1, description="Ingest requests one API token may make per minute."

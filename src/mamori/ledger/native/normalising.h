@@ -126,27 +126,41 @@ static int text_field(PyObject *record, PyObject *keys, PyObject *empty, PyObjec
     return 0;
 }
 
-/* Python's str.strip() and str.lower() of ASCII text, into `out` (at most `size` bytes);
- * NOT_MINE for text that is not ASCII or is longer. */
-#define WORD_MAX 64
-static int ascii_word(PyObject *value, char *out, size_t *len)
+/* str.isspace() of an ASCII character: \t \n \v \f \r, \x1c-\x1f and the space. */
+static int ascii_space(char c)
+{
+    return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
+}
+
+/* Python's str.strip() of an ASCII str: where its text starts and how long it is;
+ * NOT_MINE for a str that is not ASCII. */
+static int ascii_stripped(PyObject *value, const char **text, size_t *len)
 {
     if (!PyUnicode_IS_ASCII(value)) {
         return NOT_MINE;
     }
     const char *s = (const char *)PyUnicode_DATA(value);
     size_t n = (size_t)PyUnicode_GET_LENGTH(value);
-    /* str.isspace() of ASCII: \t \n \v \f \r, \x1c-\x1f and the space */
-#define ASCII_SPACE(c) ((c) == ' ' || ((c) >= '\t' && (c) <= '\r') || ((c) >= 0x1c && (c) <= 0x1f))
-    while (n > 0 && ASCII_SPACE(s[0])) {
+    while (n > 0 && ascii_space(s[0])) {
         s++;
         n--;
     }
-    while (n > 0 && ASCII_SPACE(s[n - 1])) {
+    while (n > 0 && ascii_space(s[n - 1])) {
         n--;
     }
-#undef ASCII_SPACE
-    if (n > WORD_MAX) {
+    *text = s;
+    *len = n;
+    return 0;
+}
+
+/* Python's str.strip() and str.lower() of ASCII text, into `out` (at most WORD_MAX
+ * bytes); NOT_MINE for text that is not ASCII or is longer. */
+#define WORD_MAX 64
+static int ascii_word(PyObject *value, char *out, size_t *len)
+{
+    const char *s;
+    size_t n;
+    if (ascii_stripped(value, &s, &n) != 0 || n > WORD_MAX) {
         return NOT_MINE;
     }
     for (size_t i = 0; i < n; i++) {
@@ -357,20 +371,12 @@ static int days_in_month(int year, int month)
  * NOT_MINE for text in any other shape. A new reference in *moment. */
 static int utc_time(PyObject *value, PyObject **moment)
 {
-    if (!PyUnicode_IS_ASCII(value)) {
+    const char *s;
+    size_t stripped;
+    if (ascii_stripped(value, &s, &stripped) != 0) {
         return NOT_MINE;
     }
-    const char *s = (const char *)PyUnicode_DATA(value);
-    Py_ssize_t n = PyUnicode_GET_LENGTH(value);
-#define ASCII_SPACE(c) ((c) == ' ' || ((c) >= '\t' && (c) <= '\r') || ((c) >= 0x1c && (c) <= 0x1f))
-    while (n > 0 && ASCII_SPACE(s[0])) {
-        s++;
-        n--;
-    }
-    while (n > 0 && ASCII_SPACE(s[n - 1])) {
-        n--;
-    }
-#undef ASCII_SPACE
+    Py_ssize_t n = (Py_ssize_t)stripped;
     /* YYYY-MM-DD?HH:MM:SS */
     if (n < 19 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
         s[13] != ':' || s[16] != ':') {
