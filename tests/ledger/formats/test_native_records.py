@@ -283,3 +283,25 @@ def test_records_changed_while_they_are_read_do_not_break_it() -> None:
 
     events = NATIVE_MODULE.normalise_records(records, base.NATIVE_PLAN, shrinking)
     assert [event.original for event in events] == [{"ts": 1}, {"ts": 2}, {"ts": 3}]
+
+
+def test_a_severity_stays_alive_when_the_plan_changes_while_it_is_read() -> None:
+    """The severity found in the plan's table is referenced at once: a later lookup that
+    runs Python code may empty that table."""
+    assert NATIVE_MODULE is not None
+    found = object()
+    names = {"warn": found}
+    plan = (*base.NATIVE_PLAN[:9], names, *base.NATIVE_PLAN[10:])
+    record: dict[Any, Any] = {"level": "warn"}
+
+    class EmptiesTheTable:
+        def __hash__(self) -> int:
+            return hash("actor")
+
+        def __eq__(self, other: object) -> bool:
+            names.clear()
+            return False
+
+    record[EmptiesTheTable()] = "x"
+    (event,) = NATIVE_MODULE.normalise_records([record], plan, base._own_original)
+    assert event.severity is found

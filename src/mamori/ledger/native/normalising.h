@@ -516,19 +516,21 @@ static PyObject *normalise_record(PyObject *record, PyObject *plan, PyObject *em
     PyObject *values[FIELDS] = {NULL};
     PyObject *severity = NULL, *outcome = NULL, *event = NULL;
     int status;
+    /* The severity and the outcome are taken (referenced) as soon as they are found: the
+     * lookups after them may run Python code that changes the plan's tables. */
     if ((status = time_field(record, PyTuple_GET_ITEM(plan, P_TIME), &values[F_OCCURRED])) != 0 ||
         (status = severity_field(record, plan, &severity)) != 0 ||
+        (values[F_SEVERITY] = Py_NewRef(severity)) == NULL ||
         (status = text_field(record, PyTuple_GET_ITEM(plan, P_ACTOR), empty, &values[F_ACTOR])) != 0 ||
         (status = text_field(record, PyTuple_GET_ITEM(plan, P_ACTION), empty, &values[F_ACTION])) != 0 ||
         (status = text_field(record, PyTuple_GET_ITEM(plan, P_SOURCE), empty, &values[F_SOURCE])) != 0 ||
         (status = outcome_field(record, plan, &outcome)) != 0 ||
+        (values[F_OUTCOME] = Py_NewRef(outcome)) == NULL ||
         (status = message_field(record, plan, empty, &values[F_MESSAGE])) != 0 ||
         (status = label_fields(record, plan, &values[F_LABELS])) != 0) {
         goto done;
     }
     values[F_ORIGINAL] = Py_NewRef(record);
-    values[F_SEVERITY] = Py_NewRef(severity);
-    values[F_OUTCOME] = Py_NewRef(outcome);
     PyTypeObject *type = (PyTypeObject *)PyTuple_GET_ITEM(plan, P_EVENT_TYPE);
     event = type->tp_new(type, no_args, NULL);
     if (event == NULL) {
