@@ -29,7 +29,14 @@ from mamori.core.db import Database
 from mamori.core.errors import ConflictError, InputError, NotFoundError
 from mamori.ledger import merkle
 from mamori.ledger.models import LedgerBlock, LedgerChunk
-from mamori.ledger.notes import Checkpoint, NoteSigner, cosign, open_checkpoint, verifier_key
+from mamori.ledger.notes import (
+    Checkpoint,
+    NoteError,
+    NoteSigner,
+    cosign,
+    open_checkpoint,
+    verifier_key,
+)
 from mamori.ledger.proofs import _Levels, build_bundle, bundle_bytes, consistency
 from mamori.ledger.service import LedgerService
 from tests.ledger.stored_support import edit_event
@@ -324,6 +331,24 @@ def test_checkpoint_notes_and_cosignatures(
     lines[1] = str(int(lines[1]) + 1)
     path.write_text("\n".join(lines), encoding="utf-8")
     assert script("checkpoint", str(path), "--vkey", ledger.vkey).returncode == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        ("origin\n12\n" + "A" * 44, "end with a newline"),
+        ("origin\n12\n", "origin, a size and a root"),
+        ("origin\n\u00b2\n" + "A" * 43 + "=\n", "not a decimal number"),
+        ("origin\n012\n" + "A" * 43 + "=\n", "not a decimal number"),
+        ("origin\n12\n" + "A" * 42 + "==\n", "not 32 bytes"),
+        ("origin\n12\n" + "*" * 43 + "=\n", "not base64"),
+        ("origin\n12\n" + "A" * 43 + "=\n\n\n", "extension lines"),
+    ],
+)
+def test_a_malformed_checkpoint_body_is_named(body: str, problem: str) -> None:
+    with pytest.raises(NoteError, match=problem):
+        Checkpoint.parse(body)
+    assert Checkpoint.parse("origin\n12\n" + "A" * 43 + "=\n").size == 12
 
 
 def test_bundle_requests_that_cannot_be_met(

@@ -92,7 +92,7 @@ async def _body(request: Request, limit: int) -> bytes:
     too_large = PayloadTooLargeError(
         N_("the request body is larger than %(limit)s bytes"), params={"limit": limit}
     )
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise too_large
     parts, size = [], 0
     async for part in request.stream():

@@ -52,7 +52,9 @@ class Checkpoint:
         if len(lines) < 3 or not lines[0]:
             raise NoteError("a checkpoint needs an origin, a size and a root hash")
         size_text, root_text = lines[1], lines[2]
-        if not size_text.isdigit() or (size_text.startswith("0") and size_text != "0"):
+        if not (size_text.isascii() and size_text.isdigit()) or (
+            size_text.startswith("0") and size_text != "0"
+        ):
             raise NoteError(f"the tree size {size_text!r} is not a decimal number")
         try:
             root = base64.b64decode(root_text, validate=True)

@@ -204,7 +204,7 @@ def _print_results(results: list[tuple[str, Finding]], as_json: bool) -> None:
 
 
 def _snapshot_argument(value: str, service: PostureService) -> Snapshot:
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return open_snapshot(service.get(int(value)))
     return _read(Path(value))
 
@@ -217,7 +217,7 @@ def diff_command(
     as_json: AsJson = False,
 ) -> None:
     """What changed between two snapshots: resources and calls that failed or recovered."""
-    if before.isdigit() or after.isdigit():
+    if any(arg.isascii() and arg.isdigit() for arg in (before, after)):
         with opened() as (_settings, database, _registry), database.session() as session:
             service = PostureService(session)
             changes = diff(_snapshot_argument(before, service), _snapshot_argument(after, service))

@@ -14,6 +14,7 @@ Credentials never appear here: boto3 and azure-identity find them in the environ
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ from mamori.core.i18n import N_
 from mamori.core.settings import Settings
 from mamori.core.yamlsource import YamlDocument, load_yaml
 from mamori.posture.collectors.base import Collector
+
+_ACCOUNT_ID = re.compile(r"[0-9]{12}")
 
 
 def collectors_from_settings(settings: Settings) -> list[Collector]:
@@ -58,7 +61,7 @@ def _aws(document: YamlDocument, section: Any) -> Collector:
     accounts = []
     for number, item in enumerate(section["accounts"]):
         where: tuple[str | int, ...] = ("aws", "accounts", number)
-        if not isinstance(item, Mapping) or not str(item.get("id", "")).isdigit():
+        if not isinstance(item, Mapping) or not _ACCOUNT_ID.fullmatch(str(item.get("id", ""))):
             raise document.error(N_("each account needs a 12-digit 'id'"), where)
         accounts.append(
             AwsAccount(

@@ -78,7 +78,13 @@ def create_app(
         length = request.headers.get("content-length")
         # Ingest has its own, larger limit (MAMORI_INGEST_MAX_BODY_BYTES), checked there.
         limited = request.url.path not in INGEST_PATHS
-        if limited and length and length.isdigit() and int(length) > MAX_BODY_BYTES:
+        if (
+            limited
+            and length
+            and length.isascii()
+            and length.isdigit()
+            and int(length) > MAX_BODY_BYTES
+        ):
             message = f"the request body is larger than {MAX_BODY_BYTES} bytes"
             if request.url.path.startswith("/api/"):
                 return JSONResponse({"error": message, "detail": None, "field": None}, 413)

@@ -17,9 +17,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mamori.ledger.events import IncomingEvent
+from mamori.ledger.events import IncomingEvent, Outcome, Severity
 from mamori.ledger.formats import base
-from mamori.ledger.formats.base import record_to_event, records_to_events
+from mamori.ledger.formats.base import (
+    outcome_from,
+    record_to_event,
+    records_to_events,
+    severity_from,
+)
 from mamori.ledger.formats.json_records import parse_json_records, records_at_once
 from mamori.ledger.hashing import NATIVE_MODULE
 
@@ -210,6 +215,12 @@ def test_a_bad_plan_is_refused() -> None:
     broken[2] = (("message", "not parts"),)
     with pytest.raises(TypeError, match="plan key"):
         NATIVE_MODULE.normalise_records([{}], tuple(broken), record_to_event)
+    uncreatable: tuple[Any, ...] = (type(iter([])), *base.NATIVE_PLAN[1:])
+    with pytest.raises(TypeError, match="cannot be instantiated"):
+        NATIVE_MODULE.normalise_records([{}], uncreatable, record_to_event)
+    wrong_message_key = (*base.NATIVE_PLAN[:-1], b"message")
+    with pytest.raises(TypeError, match="normalising plan"):
+        NATIVE_MODULE.normalise_records([{}], wrong_message_key, record_to_event)
 
 
 # --- reading a whole body at once ------------------------------------------------------
@@ -230,8 +241,22 @@ def test_bodies_read_at_once_match_the_scanner(records: list[dict[str, Any]], sh
     fast = records_at_once(body)
     if fast is not None:
         assert fast == safe
-    expected = [record_to_event(r, original=r) for r in safe]
-    assert parse_json_records(body) == expected
+    failures = [f for f in map(_reference, safe) if isinstance(f, type)]
+    if failures:
+        with pytest.raises(failures[0]):
+            parse_json_records(body)
+    else:
+        assert parse_json_records(body) == [record_to_event(r, original=r) for r in safe]
+
+
+def test_numbers_int_refuses_are_not_numbers() -> None:
+    # str.isdigit() accepts superscripts and other digits int() cannot read
+    for text in ("\u00b2", "\u00b3\u00b9", "\u2460", "\u0663"):
+        assert severity_from(text) is None
+        assert outcome_from(text) is None
+        (event,) = parse_json_records(json.dumps([{"severity": text, "status": text}]).encode())
+        assert event.severity is Severity.INFO
+        assert event.outcome is Outcome.UNKNOWN
 
 
 def test_bodies_the_scanner_must_read() -> None:

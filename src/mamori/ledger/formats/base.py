@@ -294,7 +294,7 @@ def severity_from(value: Any) -> Severity | None:
         return None
     if isinstance(value, str):
         text = value.strip().lower()
-        if text.isdigit():
+        if text.isascii() and text.isdigit():  # isdigit() alone takes "²", int() refuses it
             return severity_from(int(text))
         return _SEVERITY_NAMES.get(text)
     if isinstance(value, int):
@@ -314,7 +314,7 @@ def outcome_from(value: Any) -> Outcome | None:
     """An Outcome from a word (`success`, `denied`), a boolean or an HTTP status."""
     if isinstance(value, bool):
         return Outcome.SUCCESS if value else Outcome.FAILURE
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
         value = int(value.strip())
     if isinstance(value, int):
         if 100 <= value < 600:

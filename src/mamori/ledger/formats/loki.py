@@ -185,7 +185,7 @@ def _json_entry(labels: dict[str, str], stream: int, entry: int, value: Any) -> 
     if not _is_string_map(metadata):
         raise _entry_error(stream, entry)
     nanos = str(stamp)
-    occurred_at = from_unix_nanos(int(nanos)) if nanos.isdigit() else None
+    occurred_at = from_unix_nanos(int(nanos)) if nanos.isascii() and nanos.isdigit() else None
     if occurred_at is None:
         raise IngestFormatError(
             N_("stream %(stream)s entry %(entry)s: %(value)s is not a nanosecond timestamp"),

@@ -568,8 +568,13 @@ static int check_plan(PyObject *plan)
         !PyDict_Check(PyTuple_GET_ITEM(plan, P_DECADES)) ||
         !PyAnySet_Check(PyTuple_GET_ITEM(plan, P_SUCCESS_WORDS)) ||
         !PyAnySet_Check(PyTuple_GET_ITEM(plan, P_FAILURE_WORDS)) ||
-        !PyTuple_Check(PyTuple_GET_ITEM(plan, P_LABELS))) {
+        !PyTuple_Check(PyTuple_GET_ITEM(plan, P_LABELS)) ||
+        !PyUnicode_CheckExact(PyTuple_GET_ITEM(plan, P_MESSAGE_KEY))) {
         PyErr_SetString(PyExc_TypeError, "not a normalising plan (formats.base.NATIVE_PLAN)");
+        return -1;
+    }
+    if (((PyTypeObject *)PyTuple_GET_ITEM(plan, P_EVENT_TYPE))->tp_new == NULL) {
+        PyErr_SetString(PyExc_TypeError, "the plan's event type cannot be instantiated");
         return -1;
     }
     const int key_lists[] = {P_MESSAGE, P_TIME, P_SEVERITY, P_ACTOR, P_ACTION, P_SOURCE,

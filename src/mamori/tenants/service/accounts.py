@@ -261,7 +261,7 @@ def totp_secret(services: Services, user: User) -> str:
 
 def verify_totp(services: Services, user: User, code: str) -> bool:
     """Whether `code` is the current (±1 step) code, each step accepted only once."""
-    if not user.totp_secret or not code.strip().isdigit():
+    if not user.totp_secret or not (code.strip().isascii() and code.strip().isdigit()):
         return False
     totp = pyotp.TOTP(totp_secret(services, user))
     now = services.now()
