@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 from sqlalchemy import text
 
-from mamori.core.db import Database
+from mamori.core.db import Database, sqlite_file
 
 
 def test_sqlite_pragmas(tmp_path: Path) -> None:
@@ -17,3 +20,44 @@ def test_sqlite_pragmas(tmp_path: Path) -> None:
         assert connection.execute(text("PRAGMA secure_delete")).scalar() == 1
     database.dispose()
     assert (tmp_path / "x" / "m.db").exists()
+
+
+HOLD_A_TURN = """
+import sys, time
+from pathlib import Path
+from mamori.core.db import WriterTurns
+
+turns = WriterTurns(Path(sys.argv[1]))
+with turns.turn():
+    print("holding", flush=True)
+    time.sleep(float(sys.argv[2]))
+"""
+
+
+def test_processes_take_turns_on_the_lock_file(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'mamori.db'}")
+    lock = tmp_path / "mamori.db.writers"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_A_TURN, str(lock), "1.0"], stdout=subprocess.PIPE
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == b"holding\n"
+        began = time.monotonic()
+        with database.writer_turn():
+            waited = time.monotonic() - began
+        assert waited > 0.5  # the other process held its turn for a second
+    finally:
+        holder.wait(10)
+        database.dispose()
+    assert holder.returncode == 0
+
+
+def test_only_a_sqlite_file_has_turns() -> None:
+    assert sqlite_file("sqlite:///:memory:") is None
+    assert sqlite_file("postgresql+psycopg://mamori@localhost/mamori") is None
+    assert sqlite_file("sqlite:////var/lib/mamori/mamori.db?timeout=5") == Path(
+        "/var/lib/mamori/mamori.db"
+    )
+    memory = Database("sqlite:///:memory:")
+    with memory.writer_turn():
+        pass

@@ -1,7 +1,9 @@
 """A server killed with SIGKILL while ingesting keeps every event it acknowledged.
 
-The real `mamori serve` runs in its own process; client threads post batches and note
-each batch answered 200. The server is killed mid-stream (requests in flight); then
+The real `mamori serve` runs in its own process, once with one server process and once
+with two (`MAMORI_SERVE_PROCESSES`, appending in turns); client threads post batches and
+note each batch answered 200. The server's process group is killed mid-stream (requests
+in flight); then
 every acknowledged event must be stored, and the ledger must verify.
 """
 
@@ -60,11 +62,12 @@ def wait_until_up(url: str, process: subprocess.Popen[bytes], timeout: float = 3
     raise AssertionError("the server did not start")
 
 
-@pytest.fixture
+@pytest.fixture(params=[1, 2], ids=["one-process", "two-processes"])
 def server(
-    demo_database: Database, settings: Settings, tmp_path: Path
+    demo_database: Database, settings: Settings, tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[tuple[str, str, subprocess.Popen[bytes]]]:
-    """`mamori serve` in a child process, and an ingest token for it."""
+    """`mamori serve` in a child process (with one or two server processes of its own, in
+    a process group of their own), and an ingest token for it."""
     box = SecretBox(derive_key(load_secret_key(settings), TOTP_KEY_PURPOSE))
     people = Identities(
         demo_database, settings, FakeClock(datetime.now(UTC)), MemoryNotifier(), box
@@ -82,6 +85,7 @@ def server(
         "MAMORI_INGEST_MAX_CONCURRENT": "8",
         "MAMORI_INGEST_REQUESTS_PER_MINUTE": "100000",
         "MAMORI_CONFIG": str(tmp_path / "absent.toml"),
+        "MAMORI_SERVE_PROCESSES": str(request.param),
     }
     command = [sys.executable, "-c", "from mamori.cli.main import app; app()", "serve"]
     process = subprocess.Popen(
@@ -89,6 +93,7 @@ def server(
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -96,7 +101,7 @@ def server(
         yield url, secret, process
     finally:
         if process.poll() is None:
-            process.kill()
+            os.killpg(process.pid, signal.SIGKILL)
         process.wait(10)
 
 
@@ -128,7 +133,7 @@ def test_sigkill_loses_nothing_acknowledged(
     for thread in threads:
         thread.start()
     time.sleep(RUN_SECONDS)
-    os.kill(process.pid, signal.SIGKILL)  # mid-stream, requests in flight
+    os.killpg(process.pid, signal.SIGKILL)  # every server process, requests in flight
     stop.set()
     for thread in threads:
         thread.join(20)

@@ -279,3 +279,30 @@ def test_busy_gives_503_and_rate_gives_429_with_retry_after(
         assert answers == [200, 200, 429]  # the refused busy request counted too
         limited = httpx.post(f"{url}/api/v1/ingest", content=b"[]", headers=headers)
         assert int(limited.headers["retry-after"]) >= 1
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_a_busy_server_process_of_several_asks_for_a_new_connection(
+    demo_database: Database, registry: CheckRegistry, settings: Settings, processes: int
+) -> None:
+    several = settings.model_copy(update={"serve_processes": processes, "ingest_max_concurrent": 2})
+    box = SecretBox(derive_key(load_secret_key(several), TOTP_KEY_PURPOSE))
+    people = Identities(demo_database, several, FakeClock(datetime.now(UTC)), MemoryNotifier(), box)
+    operator = people.user("ops@provider.example.jp", Role.OPERATOR)
+    with people.work() as services:
+        secret = tokens.create_token(
+            services, operator, name="t", scopes=["ingest:logs"], days=1
+        ).secret
+    app = create_app(several, demo_database, registry, notifier=MemoryNotifier())
+    headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
+    with serve_app_in_thread(app) as url, httpx.Client(base_url=url, headers=headers) as http:
+        gate = app.state.mamori.ingest.gate
+        idle = http.post("/api/v1/ingest", content=b'[{"m": 1}]')
+        assert idle.status_code == 200 and "close" not in idle.headers.get("connection", "")
+        with gate.slot():  # another request of this process is being stored
+            assert gate.in_flight == 1
+            busy = http.post("/api/v1/ingest", content=b'[{"m": 2}]')
+        assert busy.status_code == 200 and busy.json()["accepted"] == 1
+        asked = busy.headers.get("connection", "") == "close"
+        assert asked is (processes > 1)
+        assert gate.in_flight == 0

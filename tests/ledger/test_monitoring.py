@@ -18,6 +18,7 @@ from mamori.core.settings import Settings
 from mamori.ledger.detection import Detector, default_rules
 from mamori.ledger.geo import StaticCountryResolver
 from mamori.ledger.ingest import (
+    SOURCE_RESOLUTION,
     CachedAttribution,
     IngestService,
     Request,
@@ -236,6 +237,24 @@ def test_a_silent_source_raises_one_absence_alert_per_silence(world: World) -> N
     monitor = Monitor(world.database, world.settings, world.outbox, geo=GEO)
     monitor.run(world.clock.now + timedelta(hours=2))
     assert ON_CALL in world.mail_about("Service stopped sending logs")
+
+
+def test_a_busy_source_is_noted_once_per_resolution(world: World) -> None:
+    def last_seen() -> datetime:
+        with world.database.session() as session:
+            source = session.get(LedgerSource, f"{A}|{SERVICE}")
+            assert source is not None
+            return as_utc(source.last_seen_at)
+
+    first = world.clock.now
+    world.send(_sign_in("bob@midori.example.jp", first, "success"))
+    assert last_seen() == first
+    world.clock.advance(seconds=SOURCE_RESOLUTION.total_seconds() - 1)
+    world.send(_sign_in("bob@midori.example.jp", world.clock.now, "success"))
+    assert last_seen() == first  # within the resolution: not written again
+    world.clock.advance(seconds=2)
+    world.send(_sign_in("bob@midori.example.jp", world.clock.now, "success"))
+    assert last_seen() == world.clock.now
 
 
 def test_sources_without_a_service_and_a_bounded_batch(world: World) -> None:

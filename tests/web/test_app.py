@@ -13,6 +13,7 @@ from mamori.core.db import Database
 from mamori.core.settings import Settings
 from mamori.tenants.permissions import Role
 from mamori.web.app import create_app
+from mamori.web.guard import MAX_BODY_BYTES
 from tests.support.identities import Identities
 from tests.support.portal import Portal
 
@@ -50,6 +51,41 @@ def test_security_headers(client: TestClient) -> None:
     assert headers["x-frame-options"] == "DENY"
     assert headers["x-content-type-options"] == "nosniff"
     assert headers["referrer-policy"] == "same-origin"
+
+
+def test_answers_keep_their_own_headers_and_signed_in_ones_are_not_cached(
+    client: TestClient,
+) -> None:
+    anonymous = client.get("/healthz").headers
+    assert "no-store" not in anonymous.get("cache-control", "")
+    assert "strict-transport-security" not in anonymous
+    with_token = client.get("/api/v1/commitments", headers={"Authorization": "Bearer x"})
+    assert with_token.status_code == 401
+    assert with_token.headers["cache-control"] == "no-store"
+    assert with_token.headers["x-frame-options"] == "DENY"
+    secure = client.get("https://testserver/healthz").headers
+    assert secure["strict-transport-security"] == "max-age=31536000"
+
+
+def test_bodies_above_the_limit_are_refused(client: TestClient) -> None:
+    big = b"a=" + b"x" * MAX_BODY_BYTES
+    declared = client.post(
+        "/login", content=big, headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert declared.status_code == 413
+    assert declared.headers["x-frame-options"] == "DENY"
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        for _ in range(MAX_BODY_BYTES // 65536 + 2):
+            yield b"x" * 65536
+
+    streamed = client.post(
+        "/api/v1/grants", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert streamed.status_code == 413
+    assert streamed.json()["error"]
+    small = client.post("/login", data={"email": "a@example.jp", "password": "wrong"})
+    assert small.status_code != 413
 
 
 def test_whitepaper_downloads(client: TestClient) -> None:

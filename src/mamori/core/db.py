@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,6 +56,53 @@ def _begin_sqlite(connection: Connection) -> None:
     raw.execute("BEGIN DEFERRED" if mode == "DEFERRED" else "BEGIN IMMEDIATE")
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite database URL; None for PostgreSQL and in-memory databases."""
+    if not url.startswith("sqlite"):
+        return None
+    database = url.split(":///", 1)[-1].split("?", 1)[0]
+    return None if not database or database == ":memory:" else Path(database)
+
+
+class WriterTurns:
+    """Turns between the processes that append to one SQLite file, on a lock file beside it.
+
+    SQLite's own busy handler polls for the writer lock, sleeping up to 100 ms between
+    tries, so two server processes appending at once left the CPU idle. A process waiting
+    here (`flock`, without the interpreter lock) wakes as soon as the holder is done. The
+    lock belongs to an open file, not a thread: callers take turns among their own
+    threads first.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._descriptor: int | None = None
+        self._opening = threading.Lock()
+
+    def _file(self) -> int:
+        with self._opening:
+            if self._descriptor is None:
+                self._descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            return self._descriptor
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        """Hold the lock file for the block."""
+        descriptor = self._file()
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        """Close the lock file (a later turn opens it again)."""
+        with self._opening:
+            if self._descriptor is not None:
+                os.close(self._descriptor)
+                self._descriptor = None
+
+
 def make_engine(url: str, *, echo: bool = False, pool_size: int | None = None) -> Engine:
     """An engine for `url`, with mamori's connection settings applied.
 
@@ -60,9 +110,9 @@ def make_engine(url: str, *, echo: bool = False, pool_size: int | None = None) -
     """
     pooling: dict[str, Any] = {} if pool_size is None else {"pool_size": pool_size}
     if url.startswith("sqlite"):
-        database = url.split(":///", 1)[-1]
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        file = sqlite_file(url)
+        if file is not None:
+            file.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False}, **pooling)
         event.listen(engine, "connect", _apply_sqlite_pragmas)
         event.listen(engine, "begin", _begin_sqlite)
@@ -77,6 +127,18 @@ class Database:
         self.url = url
         self.engine = make_engine(url, echo=echo)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        file = sqlite_file(url)
+        self._turns = None if file is None else WriterTurns(file.with_name(file.name + ".writers"))
+
+    @contextmanager
+    def writer_turn(self) -> Iterator[None]:
+        """This process's turn among those appending to the same SQLite file (see
+        `WriterTurns`); nothing to wait for on PostgreSQL, whose row locks wake waiters."""
+        if self._turns is None:
+            yield
+            return
+        with self._turns.turn():
+            yield
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -98,3 +160,5 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection."""
         self.engine.dispose()
+        if self._turns is not None:
+            self._turns.close()

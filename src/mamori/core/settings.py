@@ -145,7 +145,8 @@ class Settings(BaseSettings):
     ingest_max_concurrent: int = Field(
         default=4,
         ge=1,
-        description="Ingest requests admitted at once (stored one after another); more wait"
+        description="Ingest requests one web process admits at once (stored one after another);"
+        " more wait"
         " briefly, then get 503.",
     )
     ingest_requests_per_minute: int = Field(
@@ -191,6 +192,13 @@ class Settings(BaseSettings):
     worker_in_serve: bool = Field(
         default=True,
         description="Run the scheduled jobs in a thread of `mamori serve` (one machine).",
+    )
+    serve_processes: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Web server processes `mamori serve` starts on one port (rate limits and"
+        " ingest slots are per process).",
     )
 
     @classmethod

@@ -21,6 +21,7 @@
  *   encode_events(items, fallback) -> list[EncodedEvent]
  *   pack_events(secret, first_seq, received, events) -> (body, root)
  *   normalise_records(records, plan, fallback) -> list[IncomingEvent]
+ *   long_digit_run(body) -> int    where 19 digits in a row stand outside JSON strings
  *   simd() -> str                   "avx512", "avx2" or "scalar": the hashing in use
  *   use_simd(level) -> None         choose it: False for "scalar", True for the default,
  *                                   or a name (falling back to the best level below it
@@ -82,7 +83,7 @@
 #define DEDUP_SIZE 16
 #define DEDUP_HOUR_SIZE 4
 #define DEDUP_DIGEST_SIZE (DEDUP_SIZE - DEDUP_HOUR_SIZE)
-#define NATIVE_API 4
+#define NATIVE_API 5
 #define TABLE_ENTRY (12 + LEAF_SIZE + DEDUP_SIZE) /* lengths, leaf and key of an event */
 
 #include "native/byteorder.h"
@@ -95,6 +96,7 @@
 #include "native/inputs.h"
 #include "native/encoding.h"
 #include "native/normalising.h"
+#include "native/scanning.h"
 
 /* ------------------------------------------------------------------------------------ */
 /* Python functions                                                                     */
@@ -707,6 +709,27 @@ static PyObject *native_normalise_records(PyObject *Py_UNUSED(module), PyObject 
     return result;
 }
 
+PyDoc_STRVAR(long_digit_run_doc,
+             "long_digit_run(body, /) -> int\n"
+             "\n"
+             "The offset of the first run of 19 or more ASCII digits outside JSON strings in\n"
+             "body (any bytes-like object), or -1: where an integer orjson would read as a\n"
+             "float may stand (native/scanning.h).");
+
+static PyObject *native_long_digit_run(PyObject *Py_UNUSED(module), PyObject *body)
+{
+    Py_buffer view;
+    if (PyObject_GetBuffer(body, &view, PyBUF_SIMPLE) < 0) {
+        return NULL;
+    }
+    Py_ssize_t found;
+    Py_BEGIN_ALLOW_THREADS
+    found = long_digit_run((const unsigned char *)view.buf, view.len);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&view);
+    return PyLong_FromSsize_t(found);
+}
+
 PyDoc_STRVAR(simd_doc,
              "simd() -> str\n"
              "\n"
@@ -767,6 +790,7 @@ static PyMethodDef native_methods[] = {
     {"encode_events", native_encode_events, METH_VARARGS, encode_events_doc},
     {"pack_events", native_pack_events, METH_VARARGS, pack_events_doc},
     {"normalise_records", native_normalise_records, METH_VARARGS, normalise_records_doc},
+    {"long_digit_run", native_long_digit_run, METH_O, long_digit_run_doc},
     {"simd", native_simd, METH_NOARGS, simd_doc},
     {"use_simd", native_use_simd, METH_O, use_simd_doc},
     {NULL, NULL, 0, NULL},

@@ -103,7 +103,18 @@ async def _body(request: Request, limit: int) -> bytes:
     return b"".join(parts)
 
 
-async def _ingest(request: Request, formats: tuple[str, ...]) -> AppendResult:
+async def _ingest(request: Request, formats: tuple[str, ...], response: Response) -> AppendResult:
+    context = web_context(request)
+    service = context.ingest
+    result = await _store(request, formats)
+    if context.settings.serve_processes > 1 and service.gate.in_flight:
+        # This process has other requests to work through: the shipper's next request
+        # goes on a new connection, which an idle server process is the first to take.
+        response.headers["Connection"] = "close"
+    return result
+
+
+async def _store(request: Request, formats: tuple[str, ...]) -> AppendResult:
     context = web_context(request)
     service = context.ingest
     principal = await run_in_threadpool(_principal, request)
@@ -126,9 +137,9 @@ async def _ingest(request: Request, formats: tuple[str, ...]) -> AppendResult:
     openapi_extra=GENERIC_BODY,
     tags=["ingest"],
 )
-async def ingest(request: Request) -> IngestOut:
+async def ingest(request: Request, response: Response) -> IngestOut:
     """Store events sent as JSON records or msgpack (needs the `ingest:logs` scope)."""
-    result = await _ingest(request, ("json", "msgpack"))
+    result = await _ingest(request, ("json", "msgpack"), response)
     return IngestOut(
         accepted=result.stored, duplicates=result.duplicates, tree_size=result.tree_size
     )
@@ -137,14 +148,16 @@ async def ingest(request: Request) -> IngestOut:
 @router.post(OTLP_PATH, include_in_schema=False)
 async def otlp_logs(request: Request) -> Response:
     """OpenTelemetry OTLP/HTTP logs."""
-    await _ingest(request, ("otlp",))
     kind = media_type(request.headers.get("content-type"))
     body, content_type = export_response(kind)
-    return Response(body, media_type=content_type)
+    answer = Response(body, media_type=content_type)
+    await _ingest(request, ("otlp",), answer)
+    return answer
 
 
 @router.post(LOKI_PATH, include_in_schema=False)
 async def loki_push(request: Request) -> Response:
     """Grafana Loki push."""
-    await _ingest(request, ("loki",))
-    return Response(status_code=204)
+    answer = Response(status_code=204)
+    await _ingest(request, ("loki",), answer)
+    return answer

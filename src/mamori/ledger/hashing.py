@@ -116,7 +116,7 @@ def py_block_digests(
 
 # The formulas the native module must implement; a build of another version (a stale
 # compiled file beside newer sources) is not used.
-NATIVE_API = 4
+NATIVE_API = 5
 
 
 def _load_native() -> ModuleType | None:

@@ -4,11 +4,14 @@ Limits, all explicit: the body size (`MAMORI_INGEST_MAX_BODY_BYTES`, 413), its s
 once decompressed (64 MiB, 413), events per request (`MAMORI_INGEST_MAX_EVENTS`, 413),
 requests per token per minute (429 with Retry-After) and requests admitted at once
 (`MAMORI_INGEST_MAX_CONCURRENT`; a request waits up to two seconds for a slot, then
-503 with Retry-After). Admitted requests are parsed and stored one at a time per process.
+503 with Retry-After). Admitted requests are read one at a time per process, the next
+while the previous one is stored.
 A request is answered only after its events are committed.
 
-Every stored batch also notes, in the same transaction, when each (tenant, service) it
-came from was last heard (`LedgerSource`), for the "stopped sending logs" detection rule.
+A stored batch also notes, in the same transaction, when each (tenant, service) it came
+from was last heard (`LedgerSource`), for the "stopped sending logs" detection rule: at
+most once every `SOURCE_RESOLUTION` per source and process, as a busy source sends many
+batches a second.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, insert, select, update
 
@@ -34,7 +37,7 @@ from mamori.ledger.formats import PayloadTooLargeError, decompress, format_for_c
 from mamori.ledger.models import LedgerSource
 from mamori.ledger.records import Attributed, EventClass
 from mamori.ledger.service import LedgerService
-from mamori.ledger.store import AppendResult, aware_utc
+from mamori.ledger.store import AppendResult, Prepared, aware_utc
 from mamori.tenants.permissions import Permission
 from mamori.tenants.repository import TenantsRepository
 
@@ -45,6 +48,8 @@ SLOT_WAIT_SECONDS = 2.0
 RETRY_AFTER_BUSY = 1
 UNKNOWN_SERVICE = "-"  # the service of a source whose events named none
 SOURCE_QUERY_SLICE = 500
+SOURCE_RESOLUTION = timedelta(seconds=10)  # how often a busy source's last_seen_at moves
+MAX_HEARD_SOURCES = 100_000
 
 
 class IngestGate:
@@ -53,19 +58,32 @@ class IngestGate:
     def __init__(self, slots: int, wait: float = SLOT_WAIT_SECONDS) -> None:
         self._slots = threading.BoundedSemaphore(slots)
         self.wait = wait
+        self._count = threading.Lock()
+        self._in_flight = 0  # requests holding or waiting for a slot
+
+    @property
+    def in_flight(self) -> int:
+        """Requests holding or waiting for a slot now."""
+        return self._in_flight
 
     @contextmanager
     def slot(self) -> Iterator[None]:
         """Hold a slot for the block, or raise OverloadedError."""
-        if not self._slots.acquire(timeout=self.wait):
-            raise OverloadedError(
-                N_("mamori is busy storing other events; retry shortly"),
-                retry_after=RETRY_AFTER_BUSY,
-            )
+        with self._count:
+            self._in_flight += 1
         try:
-            yield
+            if not self._slots.acquire(timeout=self.wait):
+                raise OverloadedError(
+                    N_("mamori is busy storing other events; retry shortly"),
+                    retry_after=RETRY_AFTER_BUSY,
+                )
+            try:
+                yield
+            finally:
+                self._slots.release()
         finally:
-            self._slots.release()
+            with self._count:
+                self._in_flight -= 1
 
 
 @dataclass(frozen=True)
@@ -93,11 +111,13 @@ class IngestService:
         self.settings = settings
         self.attribution = attribution
         self.gate = IngestGate(settings.ingest_max_concurrent)
-        # Requests holding a slot are parsed and stored one at a time: in one process they
-        # share one interpreter lock, and interleaving them only made each wait for the
-        # others between its database statements.
-        self._work = threading.Lock()
+        # Requests holding a slot are read one at a time: in one process they share one
+        # interpreter lock, so reading several at once is no faster and holds more memory.
+        # One request is read while the previous one is being stored: the database's work
+        # and the commit's fsync run without the interpreter lock.
+        self._reading = threading.Lock()
         self.limiter = SlidingWindowLimiter(settings.ingest_requests_per_minute, 60.0, clock)
+        self._heard = HeardSources()
 
     def admit(self, principal: Principal) -> None:
         """Refuse callers without the ingest scope, and callers over their rate."""
@@ -116,14 +136,22 @@ class IngestService:
 
     def handle(self, request: Request) -> AppendResult:
         """Store the events of `request`; raises on anything wrong, storing nothing."""
-        with self.gate.slot(), self._work:
-            body = decompress(request.body, request.content_encoding)
-            parser = format_for_content_type(request.content_type, request.formats)
-            events = parser.parse(body, request.content_type)
-            return self.store(request.principal, events)
+        with self.gate.slot():
+            with self._reading:
+                body = decompress(request.body, request.content_encoding)
+                parser = format_for_content_type(request.content_type, request.formats)
+                events = parser.parse(body, request.content_type)
+                items, prepared = self._prepare(request.principal, events)
+            return self._store(items, prepared)
 
     def store(self, principal: Principal, events: Sequence[IncomingEvent]) -> AppendResult:
         """Attribute and append already parsed events."""
+        return self._store(*self._prepare(principal, events))
+
+    def _prepare(
+        self, principal: Principal, events: Sequence[IncomingEvent]
+    ) -> tuple[list[Attributed], Prepared]:
+        """The events attributed and encoded: all an append needs before its transaction."""
         limit = self.settings.ingest_max_events
         if len(events) > limit:
             raise PayloadTooLargeError(
@@ -135,11 +163,18 @@ class IngestService:
             Attributed(event, placement.tenant_id, placement.service_id, log)
             for event, placement in zip(events, placements, strict=True)
         ]
+        return items, Prepared.of(items)
+
+    def _store(self, items: list[Attributed], prepared: Prepared) -> AppendResult:
         ledger = self.ledger
+        now = aware_utc(ledger.clock())
+        # Duplicates count too: a shipper resending a batch is still alive.
+        heard = self._heard.not_noted_since(items, now - SOURCE_RESOLUTION)
         with ledger.transaction() as connection:
-            result = ledger.append_in(connection, items)
-            # Duplicates count too: a shipper resending a batch is still alive.
-            record_sources(connection, items, aware_utc(ledger.clock()))
+            result = ledger.append_in(connection, prepared)
+            if heard:
+                record_sources(connection, heard, now)
+        self._heard.note(heard, now)
         return result
 
 
@@ -148,8 +183,42 @@ def source_key(tenant_id: str | None, service_id: str | None) -> str:
     return f"{tenant_id or '-'}|{service_id or UNKNOWN_SERVICE}"
 
 
-def record_sources(connection: Connection, items: Sequence[Attributed], now: datetime) -> None:
-    """Note in the caller's transaction that every source in `items` was heard from at `now`.
+class HeardSources:
+    """When this process last noted each source as heard (`record_sources`).
+
+    A source sending many requests a second is noted at most once per
+    `SOURCE_RESOLUTION`: its `last_seen_at` lags by that much at most, where silences are
+    measured in minutes or hours. A source heard again after longer is noted at once,
+    which also ends a silence.
+    """
+
+    def __init__(self) -> None:
+        self._noted: dict[tuple[str | None, str | None], datetime] = {}
+        self._lock = threading.Lock()
+
+    def not_noted_since(
+        self, items: Sequence[Attributed], since: datetime
+    ) -> list[tuple[str | None, str | None]]:
+        """The (tenant, service) pairs of `items` not noted after `since`."""
+        pairs = {(item.tenant_id, item.service_id) for item in items}
+        with self._lock:
+            noted = self._noted
+            return [pair for pair in pairs if not noted.get(pair, since) > since]
+
+    def note(self, pairs: Sequence[tuple[str | None, str | None]], now: datetime) -> None:
+        """Remember that `pairs` were noted at `now` (after the commit that noted them)."""
+        with self._lock:
+            if len(self._noted) > MAX_HEARD_SOURCES:
+                self._noted.clear()
+            for pair in pairs:
+                self._noted[pair] = now
+
+
+def record_sources(
+    connection: Connection, sources: Sequence[tuple[str | None, str | None]], now: datetime
+) -> None:
+    """Note in the caller's transaction that every (tenant, service) in `sources` was heard
+    from at `now`.
 
     Hearing from a source again also ends its silence, so a later silence raises a new
     alert. Writers of the ledger run one at a time (they lock its head first), so the
@@ -157,7 +226,7 @@ def record_sources(connection: Connection, items: Sequence[Attributed], now: dat
     """
     pairs = {
         source_key(tenant_id, service_id): (tenant_id, service_id)
-        for tenant_id, service_id in {(item.tenant_id, item.service_id) for item in items}
+        for tenant_id, service_id in set(sources)
     }
     keys = sorted(pairs)
     for start in range(0, len(keys), SOURCE_QUERY_SLICE):

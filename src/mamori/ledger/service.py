@@ -14,7 +14,7 @@ from mamori.core.db import READ_ONLY, Database
 from mamori.core.settings import Settings
 from mamori.ledger.notes import NoteSigner
 from mamori.ledger.records import Attributed
-from mamori.ledger.store import AppendResult, LedgerWriter, log_signer
+from mamori.ledger.store import AppendResult, LedgerWriter, Prepared, log_signer
 from mamori.ledger.verify import Report, Verifier
 
 
@@ -45,7 +45,7 @@ class LedgerService:
         """The log's verifier key (publish it; verifiers need nothing else)."""
         return self.signer.vkey()
 
-    def append(self, items: Sequence[Attributed]) -> AppendResult:
+    def append(self, items: Sequence[Attributed] | Prepared) -> AppendResult:
         """Store `items` durably in one transaction of their own."""
         with self.transaction() as connection:
             return self.writer.append(connection, items)
@@ -54,15 +54,18 @@ class LedgerService:
     def transaction(self) -> Iterator[Connection]:
         """A write transaction for appending, committed when the block succeeds.
 
-        This process's appenders take turns on a lock before they begin: a thread waiting
-        for it wakes as soon as the previous append commits, where waiting on the
-        database's own write lock (SQLite's busy handler) sleeps in steps of up to
-        100 ms and leaves the CPU idle.
+        Appenders take turns before they begin, this process's threads on a lock and
+        processes sharing a SQLite file on `Database.writer_turn`: a waiter wakes as soon
+        as the previous append commits, where waiting on the database's own write lock
+        (SQLite's busy handler) sleeps in steps of up to 100 ms and leaves the CPU idle.
         """
-        with self._write_lock, self.database.engine.begin() as connection:
+        database = self.database
+        with self._write_lock, database.writer_turn(), database.engine.begin() as connection:
             yield connection
 
-    def append_in(self, connection: Connection, items: Sequence[Attributed]) -> AppendResult:
+    def append_in(
+        self, connection: Connection, items: Sequence[Attributed] | Prepared
+    ) -> AppendResult:
         """Store `items` in the caller's transaction (committed with the caller's work)."""
         return self.writer.append(connection, items)
 

@@ -155,6 +155,24 @@ def _grouped(items: Iterable[Encoded]) -> list[list[Encoded]]:
     return list(groups.values())
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A batch encoded before its transaction begins, grouped into its future chunks.
+
+    Encoding needs nothing from the database, so a busy writer encodes the next batch
+    while the previous one holds the write lock.
+    """
+
+    encoded: list[Encoded]
+    groups: list[list[Encoded]]
+
+    @classmethod
+    def of(cls, items: Sequence[Attributed]) -> Prepared:
+        """`items` encoded and grouped by (tenant, class)."""
+        encoded = encode_events(items)
+        return cls(encoded, _grouped(encoded))
+
+
 class LedgerWriter:
     """Appends attributed events and keeps the signed head and checkpoints current."""
 
@@ -169,27 +187,24 @@ class LedgerWriter:
         self.checkpoint_every = checkpoint_every
         self.clock = clock
 
-    def append(self, connection: Connection, items: Sequence[Attributed]) -> AppendResult:
+    def append(
+        self, connection: Connection, items: Sequence[Attributed] | Prepared
+    ) -> AppendResult:
         """Store `items` in `connection`'s transaction (the caller commits)."""
-        encoded = encode_events(items)
-        groups = _grouped(encoded)
+        prepared = items if isinstance(items, Prepared) else Prepared.of(items)
         driver = _Driver(connection)
         try:
-            return self._append(driver, items, encoded, groups)
+            return self._append(driver, prepared.encoded, prepared.groups)
         finally:
             driver.cursor.close()
 
     def _append(
-        self,
-        driver: _Driver,
-        items: Sequence[Attributed],
-        encoded: list[Encoded],
-        groups: list[list[Encoded]],
+        self, driver: _Driver, encoded: list[Encoded], groups: list[list[Encoded]]
     ) -> AppendResult:
         head = _lock_head(driver)
         fresh = _claim(driver, encoded)
         if not fresh:
-            return AppendResult(0, len(items), head.tree_size, None, None)
+            return AppendResult(0, len(encoded), head.tree_size, None, None)
         # Stored in UTC whatever zone the clock answers in (SQLite keeps wall-clock fields).
         now = aware_utc(self.clock())
         first_seq = head.next_seq
@@ -207,7 +222,7 @@ class LedgerWriter:
         driver.executemany(CHUNK_INSERT, chunk_rows)
         self._sign_head(driver, head, now)
         return AppendResult(
-            len(fresh), len(items) - len(fresh), head.tree_size, first_seq, head.next_seq - 1
+            len(fresh), len(encoded) - len(fresh), head.tree_size, first_seq, head.next_seq - 1
         )
 
     def _chunk(

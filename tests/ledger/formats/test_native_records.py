@@ -9,6 +9,7 @@ records built from every well-known key, nested and flat, check that nothing dif
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,7 +26,12 @@ from mamori.ledger.formats.base import (
     records_to_events,
     severity_from,
 )
-from mamori.ledger.formats.json_records import parse_json_records, records_at_once
+from mamori.ledger.formats.json_records import (
+    long_digit_run,
+    parse_json_records,
+    py_long_digit_run,
+    records_at_once,
+)
 from mamori.ledger.hashing import NATIVE_MODULE
 
 KNOWN_KEYS = sorted(
@@ -330,3 +336,50 @@ def test_a_severity_stays_alive_when_the_plan_changes_while_it_is_read() -> None
     record[EmptiesTheTable()] = "x"
     (event,) = NATIVE_MODULE.normalise_records([record], plan, base._own_original)
     assert event.severity is found
+
+
+# --- long integers: where orjson and the scanner part ways ------------------------------
+
+DIGIT_TEXTS = st.text(alphabet='0123456789"\\ ,-.e', max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.one_of(VALUES, DIGIT_TEXTS, st.integers(min_value=-(10**25), max_value=10**25))),
+    st.booleans(),
+)
+def test_long_digit_runs_are_found_as_the_reference_finds_them(
+    values: list[Any], ensure_ascii: bool
+) -> None:
+    body = json.dumps(values, ensure_ascii=ensure_ascii, allow_nan=True).encode()
+    found = long_digit_run(body)
+    assert found == py_long_digit_run(body)
+    longest = max((abs(v) for v in _leaves(values) if type(v) is int), default=0)
+    if longest >= 10**18:
+        assert found >= 0 and body[found : found + 19].isdigit()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=64))
+def test_long_digit_runs_in_any_bytes(body: bytes) -> None:
+    found = long_digit_run(body)
+    assert found == -1 or body[found : found + 19].isdigit()
+    if b'"' not in body:
+        assert found == py_long_digit_run(body)
+
+
+def _leaves(value: Any) -> Iterator[Any]:
+    if isinstance(value, list):
+        for item in value:
+            yield from _leaves(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _leaves(item)
+    else:
+        yield value
+
+
+def test_long_digits_in_strings_do_not_stop_reading_at_once() -> None:
+    body = b'[{"id": "12345678901234567890123", "note": "\\\\", "n": 1}]'
+    assert records_at_once(body) == [{"id": "12345678901234567890123", "note": "\\", "n": 1}]
+    assert records_at_once(b'[{"note": "\\"", "n": 12345678901234567890}]') is None

@@ -25,6 +25,7 @@ import orjson
 from mamori.core.i18n import N_
 from mamori.ledger.events import IncomingEvent, IngestFormatError
 from mamori.ledger.formats.base import Format, record_to_event, records_to_events
+from mamori.ledger.hashing import NATIVE_MODULE
 
 READ_CHUNK_BYTES = 1024 * 1024
 """How much of a file is read at a time."""
@@ -303,8 +304,24 @@ def parse_json_records(body: bytes) -> list[IncomingEvent]:
     return [json_record_event(line, value) for line, value in scanner.records()]
 
 
-# An integer literal of 19 digits or more, which orjson reads as a float beyond 64 bits.
-_LONG_INTEGER = re.compile(rb"[:\[,][ \t\r\n]*-?\d{19}")
+# A JSON string, skipped whole, or 19 ASCII digits in a row outside strings.
+_STRING_OR_LONG_DIGITS = re.compile(rb'"(?:[^"\\]|\\.)*"|\d{19}', re.DOTALL)
+
+
+def py_long_digit_run(body: bytes) -> int:
+    """Where 19 digits in a row stand outside JSON strings in `body`, or -1.
+
+    Every integer of 64 bits or more (which orjson reads as a float) has such a run; so
+    do a few harmless others, a long fraction or exponent. The reference of the native
+    module's `long_digit_run`, which is used when it was built.
+    """
+    for match in _STRING_OR_LONG_DIGITS.finditer(body):
+        if not match[0].startswith(b'"'):
+            return match.start()
+    return -1
+
+
+long_digit_run = NATIVE_MODULE.long_digit_run if NATIVE_MODULE else py_long_digit_run
 
 
 def records_at_once(body: bytes) -> list[dict[str, Any]] | None:
@@ -316,7 +333,7 @@ def records_at_once(body: bytes) -> list[dict[str, Any]] | None:
     or not at all, and any body holding something other than objects, is left to the
     scanner, whose errors name the line.
     """
-    if _LONG_INTEGER.search(body) is not None:
+    if long_digit_run(body) >= 0:
         return None
     try:
         values = [orjson.loads(body)]
