@@ -18,6 +18,7 @@ import cramjam
 import httpx
 import msgpack  # type: ignore[import-untyped]
 import pytest
+from fastapi import FastAPI
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.logs.v1 import logs_pb2
@@ -251,21 +252,28 @@ def test_limits_and_authorisation(shipper: Shipper, settings: Settings) -> None:
     assert stored(shipper) == []
 
 
+def _app_and_token(
+    database: Database, registry: CheckRegistry, settings: Settings
+) -> tuple[FastAPI, dict[str, str]]:
+    """A portal with `settings`, and the headers of a provider operator's ingest token."""
+    box = SecretBox(derive_key(load_secret_key(settings), TOTP_KEY_PURPOSE))
+    people = Identities(database, settings, FakeClock(datetime.now(UTC)), MemoryNotifier(), box)
+    operator = people.user("ops@provider.example.jp", Role.OPERATOR)
+    with people.work() as services:
+        secret = tokens.create_token(
+            services, operator, name="t", scopes=["ingest:logs"], days=1
+        ).secret
+    app = create_app(settings, database, registry, notifier=MemoryNotifier())
+    return app, {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
+
+
 def test_busy_gives_503_and_rate_gives_429_with_retry_after(
     demo_database: Database, registry: CheckRegistry, settings: Settings
 ) -> None:
     tight = settings.model_copy(
         update={"ingest_max_concurrent": 1, "ingest_requests_per_minute": 3}
     )
-    box = SecretBox(derive_key(load_secret_key(tight), TOTP_KEY_PURPOSE))
-    people = Identities(demo_database, tight, FakeClock(datetime.now(UTC)), MemoryNotifier(), box)
-    operator = people.user("ops@provider.example.jp", Role.OPERATOR)
-    with people.work() as services:
-        secret = tokens.create_token(
-            services, operator, name="t", scopes=["ingest:logs"], days=1
-        ).secret
-    app = create_app(tight, demo_database, registry, notifier=MemoryNotifier())
-    headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
+    app, headers = _app_and_token(demo_database, registry, tight)
     with serve_app_in_thread(app) as url:
         gate = app.state.mamori.ingest.gate
         gate.wait = 0.05
@@ -286,15 +294,7 @@ def test_a_busy_server_process_of_several_asks_for_a_new_connection(
     demo_database: Database, registry: CheckRegistry, settings: Settings, processes: int
 ) -> None:
     several = settings.model_copy(update={"serve_processes": processes, "ingest_max_concurrent": 2})
-    box = SecretBox(derive_key(load_secret_key(several), TOTP_KEY_PURPOSE))
-    people = Identities(demo_database, several, FakeClock(datetime.now(UTC)), MemoryNotifier(), box)
-    operator = people.user("ops@provider.example.jp", Role.OPERATOR)
-    with people.work() as services:
-        secret = tokens.create_token(
-            services, operator, name="t", scopes=["ingest:logs"], days=1
-        ).secret
-    app = create_app(several, demo_database, registry, notifier=MemoryNotifier())
-    headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
+    app, headers = _app_and_token(demo_database, registry, several)
     with serve_app_in_thread(app) as url, httpx.Client(base_url=url, headers=headers) as http:
         gate = app.state.mamori.ingest.gate
         idle = http.post("/api/v1/ingest", content=b'[{"m": 1}]')
