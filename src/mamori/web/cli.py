@@ -29,7 +29,7 @@ def serve_app(host: str, port: int) -> None:
     `MAMORI_SERVE_PROCESSES` above one, this process only starts the server processes
     (each builds its own app, `app_from_environment`), watches them and runs the jobs.
     """
-    from mamori.web.app import create_app
+    from mamori.web.app import create_app, keep_for_good
 
     with opened() as (settings, database, registry):
         processes = settings.serve_processes
@@ -45,6 +45,8 @@ def serve_app(host: str, port: int) -> None:
                 )
             worker = Worker(scheduled_jobs(database, settings, registry, notifier, ledger))
             threading.Thread(target=worker.run_forever, args=(stop,), daemon=True).start()
+        if app is not None:
+            keep_for_good()
         console.print(
             say(N_("mamori is serving on %(url)s (Ctrl+C stops it)"), url=f"http://{host}:{port}"),
             highlight=False,
