@@ -10,7 +10,10 @@ from __future__ import annotations
 import gzip
 import json
 import struct
+import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -22,6 +25,7 @@ from fastapi import FastAPI
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.logs.v1 import logs_pb2
+from sqlalchemy import Connection
 
 from mamori.commitments.registry import CheckRegistry
 from mamori.core.crypto import SecretBox, derive_key, load_secret_key
@@ -306,3 +310,48 @@ def test_a_busy_server_process_of_several_asks_for_a_new_connection(
         asked = busy.headers.get("connection", "") == "close"
         assert asked is (processes > 1)
         assert gate.in_flight == 0
+
+
+def test_requests_waiting_for_the_turn_are_committed_together(
+    demo_database: Database, registry: CheckRegistry, settings: Settings
+) -> None:
+    roomy = settings.model_copy(update={"ingest_max_concurrent": 8})
+    app, headers = _app_and_token(demo_database, registry, roomy)
+    service = app.state.mamori.ingest
+    ledger: LedgerService = service.ledger
+    transactions: list[int] = []
+    opened = ledger.transaction_in_turn
+
+    @contextmanager
+    def counted() -> Iterator[Connection]:
+        transactions.append(1)
+        with opened() as connection:
+            yield connection
+
+    ledger.transaction_in_turn = counted  # type: ignore[method-assign]
+    answers: list[httpx.Response] = []
+
+    def post(number: int) -> None:
+        body = json.dumps([{"message": f"together {number}-{i}"} for i in range(3)])
+        answers.append(httpx.post(f"{url}/api/v1/ingest", content=body, headers=headers))
+
+    with serve_app_in_thread(app) as url:
+        senders = [threading.Thread(target=post, args=(n,)) for n in range(4)]
+        with ledger.turn():  # another append has the turn while the four arrive
+            for sender in senders:
+                sender.start()
+            deadline = time.monotonic() + 10
+            while len(service._waiting) < 4 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert len(service._waiting) == 4
+        for sender in senders:
+            sender.join(10)
+    assert [a.status_code for a in answers] == [200] * 4
+    assert sorted(a.json()["accepted"] for a in answers) == [3] * 4
+    assert transactions == [1]  # one transaction, one commit, for the four requests
+    with demo_database.session() as session:
+        messages = {
+            e.message for e in entries(session, Selection(TenantScope.everything(), LOG_ONLY))
+        }
+    assert {f"together {n}-{i}" for n in range(4) for i in range(3)} <= messages
+    assert ledger.verify().ok

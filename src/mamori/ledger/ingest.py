@@ -5,7 +5,8 @@ once decompressed (64 MiB, 413), events per request (`MAMORI_INGEST_MAX_EVENTS`,
 requests per token per minute (429 with Retry-After) and requests admitted at once
 (`MAMORI_INGEST_MAX_CONCURRENT`; a request waits up to two seconds for a slot, then
 503 with Retry-After). Admitted requests are read one at a time per process, the next
-while the previous one is stored.
+while the previous one is stored; requests waiting for their turn to append are appended
+and committed together.
 A request is answered only after its events are committed.
 
 A stored batch also notes, in the same transaction, when each (tenant, service) it came
@@ -97,6 +98,17 @@ class Request:
     formats: Sequence[str] | None = None  # an endpoint for one protocol narrows the choice
 
 
+@dataclass
+class _Waiting:
+    """A request's batch waiting for the turn to append, then what became of it."""
+
+    items: list[Attributed]
+    prepared: Prepared
+    done: bool = False
+    result: AppendResult | None = None
+    error: BaseException | None = None
+
+
 class IngestService:
     """Parses, attributes and stores what shippers send."""
 
@@ -118,6 +130,8 @@ class IngestService:
         self._reading = threading.Lock()
         self.limiter = SlidingWindowLimiter(settings.ingest_requests_per_minute, 60.0, clock)
         self._heard = HeardSources()
+        self._waiting: list[_Waiting] = []  # batches waiting for this process's turn
+        self._waiting_lock = threading.Lock()
 
     def admit(self, principal: Principal) -> None:
         """Refuse callers without the ingest scope, and callers over their rate."""
@@ -166,16 +180,42 @@ class IngestService:
         return items, Prepared.of(items)
 
     def _store(self, items: list[Attributed], prepared: Prepared) -> AppendResult:
+        """Append `prepared` in a transaction of its own or, when other requests of this
+        process are waiting for their turn too, in one transaction with theirs: whichever
+        gets the turn appends every batch waiting, each its own append, and commits them
+        together (one fsync). Each request is answered once that commit is done."""
+        waiting = _Waiting(items, prepared)
+        with self._waiting_lock:
+            self._waiting.append(waiting)
+        with self.ledger.turn():
+            if not waiting.done:
+                with self._waiting_lock:
+                    group, self._waiting = self._waiting, []
+                self._append_together(group)
+        if waiting.result is None:
+            raise waiting.error or RuntimeError("an ingest batch was left without an answer")
+        return waiting.result
+
+    def _append_together(self, group: list[_Waiting]) -> None:
+        """Append every batch of `group` in one transaction; each gets its result, or the
+        error that stopped the transaction (then none of them is stored)."""
         ledger = self.ledger
-        now = aware_utc(ledger.clock())
-        # Duplicates count too: a shipper resending a batch is still alive.
-        heard = self._heard.not_noted_since(items, now - SOURCE_RESOLUTION)
-        with ledger.transaction() as connection:
-            result = ledger.append_in(connection, prepared)
-            if heard:
-                record_sources(connection, heard, now)
+        try:
+            now = aware_utc(ledger.clock())
+            # Duplicates count too: a shipper resending a batch is still alive.
+            items = [item for waiting in group for item in waiting.items]
+            heard = self._heard.not_noted_since(items, now - SOURCE_RESOLUTION)
+            with ledger.transaction_in_turn() as connection:
+                results = [ledger.append_in(connection, w.prepared) for w in group]
+                if heard:
+                    record_sources(connection, heard, now)
+        except BaseException as error:  # every request of the group is answered with it
+            for waiting in group:
+                waiting.error, waiting.done = error, True
+            return
         self._heard.note(heard, now)
-        return result
+        for waiting, result in zip(group, results, strict=True):
+            waiting.result, waiting.done = result, True
 
 
 def source_key(tenant_id: str | None, service_id: str | None) -> str:

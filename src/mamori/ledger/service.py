@@ -59,8 +59,20 @@ class LedgerService:
         as the previous append commits, where waiting on the database's own write lock
         (SQLite's busy handler) sleeps in steps of up to 100 ms and leaves the CPU idle.
         """
+        with self.turn(), self.transaction_in_turn() as connection:
+            yield connection
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        """This process's turn to append (a thread lock), without a transaction yet."""
+        with self._write_lock:
+            yield
+
+    @contextmanager
+    def transaction_in_turn(self) -> Iterator[Connection]:
+        """`transaction` for a caller that already holds this process's `turn`."""
         database = self.database
-        with self._write_lock, database.writer_turn(), database.engine.begin() as connection:
+        with database.writer_turn(), database.engine.begin() as connection:
             yield connection
 
     def append_in(
