@@ -35,8 +35,11 @@ from mamori.ledger.service import LedgerService
 TRIALS = 60
 # Columns that record nothing about history, so changing them is not tampering:
 # the writers' lock counter, when the head was last written, when a checkpoint was made,
-# when a chunk was purged (the purge run's own ledger event says when it ran).
+# when a chunk was purged (the purge run's own ledger event says when it ran), and how far
+# the de-duplication index is merged (an index, not history: a wrong mark shows as a
+# wrong number of keys when it changes which chunks the index should cover).
 UNGUARDED = {("ledger_state", "version"), ("ledger_state", "updated_at")}
+UNGUARDED |= {("ledger_state", "dedup_merged")}
 UNGUARDED |= {("ledger_checkpoints", "created_at"), ("ledger_chunks", "purged_at")}
 TABLES: dict[str, tuple[Table, str]] = {
     "ledger_chunks": (LedgerChunk.__table__, "index"),  # type: ignore[dict-item]

@@ -42,6 +42,9 @@ class LedgerState(Base):
     frontier: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
     note: Mapped[str] = mapped_column(Text, default="")  # signed checkpoint of the head
     updated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Chunks below it have their de-duplication keys in ledger_dedup; the keys of the
+    # others are only in their blocks until a writer merges them (dedup.py).
+    dedup_merged: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class LedgerChunk(Base):
@@ -79,10 +82,11 @@ class LedgerBlock(Base):
 
 
 class LedgerDedup(Base):
-    """The de-duplication key of every stored event: an index, not evidence.
+    """The de-duplication keys of the stored events of the chunks below the head's
+    `dedup_merged` (dedup.py): an index, not evidence.
 
     `verify` recomputes each key from the event's content in its block and checks that
-    the index holds as many keys as there are stored events.
+    the index holds as many keys as there are stored events in those chunks.
     """
 
     __tablename__ = "ledger_dedup"

@@ -27,7 +27,8 @@ from mamori.commitments.service import CommitmentsService
 from mamori.core.clock import as_utc
 from mamori.core.errors import ConflictError, InputError, NotFoundError
 from mamori.core.i18n import N_
-from mamori.ledger.blocks import HEADER_SIZE, BlockError, dedups_at, dedups_of, split_keys
+from mamori.ledger.blocks import BlockError, dedups_of
+from mamori.ledger.dedup import block_keys
 from mamori.ledger.events import IncomingEvent, Outcome, Severity
 from mamori.ledger.models import LedgerBlock, LedgerChunk, LegalHold
 from mamori.ledger.records import Attributed, EventClass
@@ -180,7 +181,7 @@ def _keys_of_blocks(connection: Connection, indexes: list[int]) -> list[bytes]:
     """
     raw = connection.connection.driver_connection
     if isinstance(raw, sqlite3.Connection):
-        return _sqlite_block_keys(raw, indexes)
+        return block_keys(raw, indexes)
     bodies = connection.execute(
         select(LedgerBlock.body).where(LedgerBlock.chunk_index.in_(indexes))
     ).scalars()
@@ -188,21 +189,6 @@ def _keys_of_blocks(connection: Connection, indexes: list[int]) -> list[bytes]:
     for body in bodies:
         with suppress(BlockError):
             keys += dedups_of(body)
-    return keys
-
-
-def _sqlite_block_keys(raw: sqlite3.Connection, indexes: list[int]) -> list[bytes]:
-    keys: list[bytes] = []
-    for index in indexes:  # a block's chunk_index is its rowid
-        try:
-            with raw.blobopen("ledger_blocks", "body", index, readonly=True) as blob:
-                start, size = dedups_at(blob.read(HEADER_SIZE))
-                if start + size > len(blob):
-                    continue
-                blob.seek(start)
-                keys += split_keys(blob.read(size))
-        except (sqlite3.OperationalError, BlockError):
-            continue  # no block left for this chunk, or a damaged one
     return keys
 
 
@@ -270,6 +256,8 @@ def purge(
     now = aware_utc(now)
     due, held = expired_chunks(session, policy, now)
     connection = session.connection()
+    if due:  # every key in the index first, so that deleting them there is enough
+        writer.merge_keys(connection)
     deleted = 0
     for start in range(0, len(due), PURGE_BATCH_CHUNKS):
         deleted += erase(connection, due[start : start + PURGE_BATCH_CHUNKS], now)

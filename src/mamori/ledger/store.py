@@ -21,6 +21,7 @@ from mamori.core.clock import utcnow
 from mamori.core.crypto import derive_key, load_secret_key
 from mamori.core.settings import Settings
 from mamori.ledger import merkle
+from mamori.ledger.dedup import MARK, MERGE_AT, PendingKeys
 from mamori.ledger.hashing import encode_events, pack_events
 from mamori.ledger.models import LedgerChunk
 from mamori.ledger.notes import Checkpoint, NoteSigner
@@ -40,8 +41,6 @@ def aware_utc(moment: datetime) -> datetime:
 
 
 SIGNING_KEY_PURPOSE = "mamori-ledger-log-signing-v1"
-DEDUP_QUERY_SLICE = 500
-CLAIM_TAIL = "ON CONFLICT DO NOTHING RETURNING key"  # SQLite 3.35+, PostgreSQL
 CHECKPOINT_COUNT = "mamori-checkpoints"  # extension line of the signed head
 
 
@@ -67,7 +66,7 @@ def log_signer(settings: Settings) -> NoteSigner:
 # qmark parameters (sqlite3) and turned into format parameters for psycopg.
 LOCK_HEAD = (
     "UPDATE ledger_state SET version = version + 1 WHERE id = 1"
-    " RETURNING tree_size, next_seq, frontier"
+    " RETURNING tree_size, next_seq, frontier, dedup_merged"
 )
 BLOCK_INSERT = "INSERT INTO ledger_blocks (chunk_index, body) VALUES (?, ?)"
 CHUNK_INSERT = (
@@ -80,12 +79,11 @@ CHECKPOINTS = (  # how many there are, and whether one is more recent than the i
 )
 SIGN_HEAD = (
     "UPDATE ledger_state SET tree_size = ?, next_seq = ?, frontier = ?, note = ?,"
-    " updated_at = ? WHERE id = 1"
+    " updated_at = ?, dedup_merged = ? WHERE id = 1"
 )
 CHECKPOINT_INSERT = (
     "INSERT INTO ledger_checkpoints (size, root, note, created_at) VALUES (?, ?, ?, ?)"
 )
-CLAIM = "INSERT INTO ledger_dedup (key) VALUES {rows} ON CONFLICT DO NOTHING RETURNING key"
 
 
 class _Driver:
@@ -117,6 +115,7 @@ class _Head:
     tree_size: int
     next_seq: int
     frontier: merkle.Frontier
+    dedup_merged: int  # chunks below it have their keys in the index (dedup.py)
 
 
 def _lock_head(driver: _Driver) -> _Head:
@@ -124,27 +123,17 @@ def _lock_head(driver: _Driver) -> _Head:
     if row is None:
         raise RuntimeError("the ledger has no head row: run `mamori db upgrade`")
     size, next_seq, blob = int(row[0]), int(row[1]), bytes(row[2] or b"")
-    return _Head(size, next_seq, merkle.Frontier.load(size, blob))
+    return _Head(size, next_seq, merkle.Frontier.load(size, blob), int(row[3]))
 
 
-def _claim(driver: _Driver, batch: Sequence[Encoded]) -> dict[bytes, Encoded]:
+def _claim(driver: _Driver, pending: PendingKeys, batch: Sequence[Encoded]) -> dict[bytes, Encoded]:
     """The events of `batch` not stored before nor repeated within it, by key; their keys
-    are added to the de-duplication index on the way (in the caller's transaction).
-
-    One statement per slice both looks the keys up and adds the new ones: an insert that
-    skips keys already present and returns those it added. In key order, it walks the
-    index's pages once, front to back.
-    """
+    are taken on the way (in the caller's transaction)."""
     unique = {item.dedup: item for item in reversed(batch)}  # the first of each key wins
-    keys = sorted(unique)
-    added: list[list[Any]] = []
-    for start in range(0, len(keys), DEDUP_QUERY_SLICE):
-        part = keys[start : start + DEDUP_QUERY_SLICE]
-        cursor = driver.execute(CLAIM.format(rows=", ".join(["(?)"] * len(part))), part)
-        added.append(cursor.fetchall())
-    if sum(map(len, added)) == len(unique):  # nothing was stored before: the usual case
+    fresh = pending.fresh(driver, unique)
+    if len(fresh) == len(unique):  # nothing was stored before: the usual case
         return unique
-    return {bytes(key): unique[bytes(key)] for rows in added for (key,) in rows}
+    return {key: item for key, item in unique.items() if key in fresh}
 
 
 def _grouped(items: Iterable[Encoded]) -> list[list[Encoded]]:
@@ -182,10 +171,12 @@ class LedgerWriter:
         *,
         checkpoint_every: timedelta = timedelta(hours=1),
         clock: Callable[[], datetime] = utcnow,
+        dedup_merge_at: int = MERGE_AT,
     ) -> None:
         self.signer = signer
         self.checkpoint_every = checkpoint_every
         self.clock = clock
+        self.pending = PendingKeys(dedup_merge_at)
 
     def append(
         self, connection: Connection, items: Sequence[Attributed] | Prepared
@@ -194,15 +185,33 @@ class LedgerWriter:
         prepared = items if isinstance(items, Prepared) else Prepared.of(items)
         driver = _Driver(connection)
         try:
-            return self._append(driver, prepared.encoded, prepared.groups)
+            head = _lock_head(driver)
+            self.pending.begin(
+                connection.get_transaction(), driver, head.tree_size, head.dedup_merged
+            )
+            return self._append(driver, head, prepared.encoded, prepared.groups)
+        finally:
+            driver.cursor.close()
+
+    def merge_keys(self, connection: Connection) -> None:
+        """Merge every pending de-duplication key into the index, in `connection`'s
+        transaction (a purge does, before it deletes keys from the index)."""
+        driver = _Driver(connection)
+        try:
+            head = _lock_head(driver)
+            self.pending.begin(
+                connection.get_transaction(), driver, head.tree_size, head.dedup_merged
+            )
+            if head.dedup_merged != head.tree_size:
+                self.pending.merge(driver)
+                driver.execute(MARK, (head.tree_size,))
         finally:
             driver.cursor.close()
 
     def _append(
-        self, driver: _Driver, encoded: list[Encoded], groups: list[list[Encoded]]
+        self, driver: _Driver, head: _Head, encoded: list[Encoded], groups: list[list[Encoded]]
     ) -> AppendResult:
-        head = _lock_head(driver)
-        fresh = _claim(driver, encoded)
+        fresh = _claim(driver, self.pending, encoded)
         if not fresh:
             return AppendResult(0, len(encoded), head.tree_size, None, None)
         # Stored in UTC whatever zone the clock answers in (SQLite keeps wall-clock fields).
@@ -220,6 +229,9 @@ class LedgerWriter:
             block_rows.append((chunk_row[0], body))
         driver.executemany(BLOCK_INSERT, block_rows)
         driver.executemany(CHUNK_INSERT, chunk_rows)
+        if self.pending.merge_due():
+            self.pending.merge(driver)
+            head.dedup_merged = head.tree_size
         self._sign_head(driver, head, now)
         return AppendResult(
             len(fresh), len(encoded) - len(fresh), head.tree_size, first_seq, head.next_seq - 1
@@ -253,7 +265,15 @@ class LedgerWriter:
         note = self.signer.sign(Checkpoint(self.signer.name, head.tree_size, root, (extension,)))
         stored_now = driver.time(now)
         driver.execute(
-            SIGN_HEAD, (head.tree_size, head.next_seq, head.frontier.dump(), note, stored_now)
+            SIGN_HEAD,
+            (
+                head.tree_size,
+                head.next_seq,
+                head.frontier.dump(),
+                note,
+                stored_now,
+                head.dedup_merged,
+            ),
         )
         if publish:
             driver.execute(CHECKPOINT_INSERT, (head.tree_size, root, note, stored_now))

@@ -262,6 +262,7 @@ class _Fold:
         checkpoints: list[LedgerCheckpoint],
         check_checkpoint: Callable[[Report, LedgerCheckpoint, bytes], None],
         progress: Callable[[int], None],
+        dedup_merged: int = 0,
     ) -> None:
         self.report = report
         self.frontier = merkle.Frontier()
@@ -270,7 +271,10 @@ class _Fold:
         self.check_checkpoint = check_checkpoint
         self.progress = progress
         self.expected_seq = 0
-        self.stored = 0  # events in live chunks' blocks: the keys the index should hold
+        self.stored = 0  # events in live chunks' blocks
+        # Chunks from here on have their keys only in their blocks (dedup.py).
+        self.dedup_merged = dedup_merged
+        self.indexed = 0  # events in live blocks below it: the keys the index should hold
 
     def add(self, checked: Checked) -> None:
         """Fold one checked chunk (or the end of a range) in."""
@@ -291,6 +295,8 @@ class _Fold:
         report.events += events
         report.purged_chunks += purged
         self.stored += stored
+        if index < self.dedup_merged:
+            self.indexed += stored
         self.expected_seq = first + size
         report.next_seq = self.expected_seq
         while self.checkpoint is not None and self.checkpoint.size <= frontier.size:
@@ -300,9 +306,13 @@ class _Fold:
         self.progress(report.events)
 
     def dedup_index(self, keys: int) -> None:
-        """Compare the size of the de-duplication index with the events stored."""
-        if keys != self.stored:
-            self.report.add("dedup index", f"holds {keys} keys for {self.stored} stored events")
+        """Compare the size of the de-duplication index with the events it should hold."""
+        if keys != self.indexed:
+            self.report.add(
+                "dedup index",
+                f"holds {keys} keys for {self.indexed} stored events of the chunks below"
+                f" {self.dedup_merged}",
+            )
 
 
 class Verifier:
@@ -324,6 +334,7 @@ class Verifier:
         self.progress = progress or (lambda count: None)
         self.jobs = max(1, jobs)
         self.url = url
+        self._dedup_merged = 0  # the head's mark, read by `run`
 
     def run(self, connection: Connection) -> Report:
         """Verify everything visible in `connection`'s transaction."""
@@ -333,6 +344,7 @@ class Verifier:
             session.scalars(select(LedgerCheckpoint).order_by(LedgerCheckpoint.size))
         )
         version = None if state is None else state.version
+        self._dedup_merged = 0 if state is None else int(state.dedup_merged)
         url = self._worker_url(connection)
         fold = None
         if url is not None:
@@ -352,7 +364,7 @@ class Verifier:
         return report
 
     def _new_fold(self, checkpoints: list[LedgerCheckpoint]) -> _Fold:
-        return _Fold(Report(), checkpoints, self._checkpoint, self.progress)
+        return _Fold(Report(), checkpoints, self._checkpoint, self.progress, self._dedup_merged)
 
     def _walk(self, connection: Connection, checkpoints: list[LedgerCheckpoint]) -> _Fold:
         fold = self._new_fold(checkpoints)

@@ -1,0 +1,164 @@
+"""Which events the ledger already holds: de-duplication keys, indexed in two steps.
+
+Every stored event has a 16-byte key (`records.dedup_key`), and an append stores an
+event only when no stored event has its key. The keys are in two places:
+
+- the `ledger_dedup` index (a B-tree of keys) holds those of the chunks below the head's
+  `dedup_merged` mark;
+- the chunks from the mark on are "pending": their keys are only in their blocks, which
+  keep every event's key anyway, and each writer holds them in memory.
+
+Adding each batch's keys to the B-tree straight away cost more than the rest of an
+append once the ledger was large and its events occurred in the same hour: a key is the
+hour followed by random bytes, so a thousand keys landed on about a thousand different
+pages, every one rewritten (to the WAL, then to the file) at each commit. A writer now
+looks keys up in the B-tree (reads only) and in its pending set, and merges the pending
+keys into the B-tree in key order once there are `merge_at` of them: one pass over the
+index pages for many batches. The mark moves in the same transaction as the merge, so a
+crash leaves either the old mark with the keys still pending, or both done.
+
+A writer's pending set follows the database, never the other way round: at the first
+append of each transaction it reads the keys of the chunks committed since it last
+looked (other writers' too), and it starts again from the blocks whenever the mark is
+not where it left it (another writer merged, or its own merge was rolled back). Keys
+appended in the current transaction are kept apart until it ends, so a rollback cannot
+leave keys of events that were never stored.
+"""
+
+from __future__ import annotations
+
+import bisect
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Protocol
+
+from mamori.ledger.blocks import HEADER_SIZE, BlockError, dedups_at, split_keys
+
+MERGE_AT = 100_000  # pending keys that make the next append merge them (about 10 MB)
+LOOKUP_SLICE = 500  # keys per lookup statement
+LOOKUP = "SELECT key FROM ledger_dedup WHERE key IN ({marks})"
+HIGHEST = "SELECT key FROM ledger_dedup ORDER BY key DESC LIMIT 1"  # no max(bytea)
+MERGE = "INSERT INTO ledger_dedup (key) VALUES {rows} ON CONFLICT DO NOTHING"
+MARK = "UPDATE ledger_state SET dedup_merged = ? WHERE id = 1"
+# Where the keys lie in a block of `size` events (blocks.py): after the header, the
+# three lengths and the leaf of each event. For databases without incremental blob reads.
+KEY_SECTIONS = (  # 8 = HEADER_SIZE + 1 (SQL counts from 1), 44 = 12 + LEAF_SIZE
+    "SELECT substring(b.body from 8 + 44 * c.size for 16 * c.size)"
+    ' FROM ledger_blocks b JOIN ledger_chunks c ON c."index" = b.chunk_index'
+    " WHERE b.chunk_index >= ? AND b.chunk_index < ?"
+)
+
+
+class Cursor(Protocol):
+    """What this module needs of the writer's driver-level statements (`store._Driver`)."""
+
+    cursor: Any
+
+    def execute(self, statement: str, parameters: Sequence[Any] = ()) -> Any: ...
+
+
+def block_keys(raw: Any, indexes: Iterable[int]) -> list[bytes]:
+    """The keys in the blocks of chunks `indexes` of a sqlite3 connection `raw`.
+
+    Only each block's key section is read (incremental blob I/O), not its events. A
+    missing (purged) or damaged block is skipped: `verify` names a damaged one.
+    """
+    keys: list[bytes] = []
+    for index in indexes:  # a block's chunk_index is its rowid
+        try:
+            with raw.blobopen("ledger_blocks", "body", index, readonly=True) as blob:
+                start, size = dedups_at(blob.read(HEADER_SIZE))
+                if start + size > len(blob):
+                    continue
+                blob.seek(start)
+                keys += split_keys(blob.read(size))
+        except (sqlite3.OperationalError, BlockError):
+            continue
+    return keys
+
+
+def keys_of_chunks(driver: Cursor, low: int, high: int) -> Iterator[bytes]:
+    """The keys stored in the blocks of chunks [low, high)."""
+    raw = driver.cursor.connection
+    if isinstance(raw, sqlite3.Connection):
+        yield from block_keys(raw, range(low, high))
+        return
+    for (section,) in driver.execute(KEY_SECTIONS, (low, high)).fetchall():
+        yield from split_keys(bytes(section or b""))
+
+
+def indexed(driver: Cursor, keys: Sequence[bytes]) -> set[bytes]:
+    """Those of `keys` (sorted) that the index holds: reads only.
+
+    Keys above the highest one in the index are not looked up: keys start with the hour
+    their event occurred, so when events arrive in time order most are above it.
+    """
+    found: set[bytes] = set()
+    if not keys:
+        return found
+    row = driver.execute(HIGHEST).fetchone()
+    if row is None:
+        return found
+    keys = keys[: bisect.bisect_right(keys, bytes(row[0]))]
+    for start in range(0, len(keys), LOOKUP_SLICE):
+        part = keys[start : start + LOOKUP_SLICE]
+        cursor = driver.execute(LOOKUP.format(marks=", ".join(["?"] * len(part))), part)
+        found.update(bytes(key) for (key,) in cursor.fetchall())
+    return found
+
+
+class PendingKeys:
+    """One writer's view of the keys not yet merged into the index.
+
+    Used only while its writer holds the ledger's write lock (the head row), so appends
+    of different transactions never interleave here.
+    """
+
+    def __init__(self, merge_at: int = MERGE_AT) -> None:
+        self.merge_at = merge_at
+        self.mark = -1  # the head's dedup_merged these keys were read from (-1: never)
+        self.read_to = -1  # chunks below this one are read into `committed`
+        self.committed: set[bytes] = set()
+        self._transaction: object | None = None
+        self._added: set[bytes] = set()  # keys stored by the current transaction
+        self._merged = False  # whether the current transaction merged
+
+    def begin(self, transaction: object, driver: Cursor, tree_size: int, mark: int) -> None:
+        """Bring the set up to date at the first append of `transaction`.
+
+        `tree_size` and `mark` are the head's, read under the write lock: every chunk
+        below `tree_size` is then committed, unless this transaction appended it.
+        """
+        if transaction is self._transaction:
+            return
+        self._transaction = transaction
+        self._added = set()
+        self._merged = False
+        if mark != self.mark or tree_size < self.read_to:
+            self.committed = set()
+            self.mark = self.read_to = mark
+        if tree_size > self.read_to:
+            self.committed.update(keys_of_chunks(driver, self.read_to, tree_size))
+            self.read_to = tree_size
+
+    def fresh(self, driver: Cursor, keys: Iterable[bytes]) -> set[bytes]:
+        """Those of `keys` (distinct) that no stored event has; they are then taken."""
+        committed, added = self.committed, self._added
+        unseen = sorted(key for key in keys if key not in committed and key not in added)
+        new = set(unseen).difference(indexed(driver, unseen))
+        added.update(new)
+        return new
+
+    def merge_due(self) -> bool:
+        """Whether enough keys are pending to merge them now."""
+        return not self._merged and len(self.committed) + len(self._added) >= self.merge_at
+
+    def merge(self, driver: Cursor) -> None:
+        """Add every pending key to the index, in key order (the caller moves the mark)."""
+        if self._merged:
+            return
+        keys = sorted(self.committed | self._added)
+        for start in range(0, len(keys), LOOKUP_SLICE):  # no tuple per key to collect
+            part = keys[start : start + LOOKUP_SLICE]
+            driver.execute(MERGE.format(rows=", ".join(["(?)"] * len(part))), part)
+        self._merged = True
