@@ -382,7 +382,7 @@ static PyObject *head_of(PyObject *event, const Py_buffer *received, uint64_t se
         return NULL;
     }
     char digits[24];
-    int digits_len = snprintf(digits, sizeof digits, "%llu", (unsigned long long)seq);
+    int digits_len = format_unsigned(digits, (unsigned long long)seq);
     size_t start_len = (size_t)PyBytes_GET_SIZE(start), end_len = (size_t)PyBytes_GET_SIZE(end);
     size_t size = start_len + sizeof RECEIVED_KEY - 1 + (size_t)received->len +
                   sizeof SEQ_KEY - 1 + (size_t)digits_len + end_len;

@@ -127,6 +127,31 @@ static int put_str(text *t, PyObject *value)
     return found != 0 ? found : put_string_utf8(t, s, (size_t)len);
 }
 
+/* `value` in decimal at `out` (room for 20 characters); returns how many it wrote.
+ * Written out by hand: snprintf cost more than the rest of formatting a time. */
+static int format_unsigned(char *out, unsigned long long value)
+{
+    char reversed[20];
+    int count = 0;
+    do {
+        reversed[count++] = (char)('0' + value % 10);
+        value /= 10;
+    } while (value != 0);
+    for (int i = 0; i < count; i++) {
+        out[i] = reversed[count - 1 - i];
+    }
+    return count;
+}
+
+/* `value` (below 10^width) as exactly `width` digits, zeros in front, at `out`. */
+static void format_fixed(char *out, int value, int width)
+{
+    for (int i = width - 1; i >= 0; i--) {
+        out[i] = (char)('0' + value % 10);
+        value /= 10;
+    }
+}
+
 static int put_int(text *t, PyObject *value)
 {
     int overflow = 0;
@@ -138,7 +163,13 @@ static int put_int(text *t, PyObject *value)
         return -1;
     }
     char digits[24];
-    int size = snprintf(digits, sizeof digits, "%lld", number);
+    int size = 0;
+    unsigned long long magnitude = (unsigned long long)number;
+    if (number < 0) {
+        digits[size++] = '-';
+        magnitude = 0ULL - magnitude; /* also right for the most negative number */
+    }
+    size += format_unsigned(digits + size, magnitude);
     return text_put(t, digits, (size_t)size);
 }
 
@@ -340,11 +371,16 @@ static int put_occurred(text *t, PyObject *moment, uint32_t *hour)
     }
     int year = PyDateTime_GET_YEAR(moment), month = PyDateTime_GET_MONTH(moment);
     int day = PyDateTime_GET_DAY(moment), hours = PyDateTime_DATE_GET_HOUR(moment);
-    char stamp[40];
-    int size = snprintf(stamp, sizeof stamp, "\"%04d-%02d-%02dT%02d:%02d:%02d.%06dZ\"", year,
-                        month, day, hours, PyDateTime_DATE_GET_MINUTE(moment),
-                        PyDateTime_DATE_GET_SECOND(moment),
-                        PyDateTime_DATE_GET_MICROSECOND(moment));
+    /* "YYYY-MM-DDTHH:MM:SS.ffffffZ", quoted; a datetime's year has four digits */
+    char stamp[] = "\"0000-00-00T00:00:00.000000Z\"";
+    format_fixed(stamp + 1, year, 4);
+    format_fixed(stamp + 6, month, 2);
+    format_fixed(stamp + 9, day, 2);
+    format_fixed(stamp + 12, hours, 2);
+    format_fixed(stamp + 15, PyDateTime_DATE_GET_MINUTE(moment), 2);
+    format_fixed(stamp + 18, PyDateTime_DATE_GET_SECOND(moment), 2);
+    format_fixed(stamp + 21, PyDateTime_DATE_GET_MICROSECOND(moment), 6);
+    int size = (int)sizeof stamp - 1;
     if (year >= 1970) {
         *hour = (uint32_t)(days_from_civil(year, month, day) * 24 + hours);
     }
