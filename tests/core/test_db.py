@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import text
 
@@ -61,3 +62,26 @@ def test_only_a_sqlite_file_has_turns() -> None:
     memory = Database("sqlite:///:memory:")
     with memory.writer_turn():
         pass
+
+
+def test_a_checkpoint_copies_the_write_ahead_log_into_the_database(tmp_path: Path) -> None:
+    database = Database(f"sqlite:///{tmp_path / 'm.db'}")
+    try:
+        with database.engine.begin() as connection:
+            connection.execute(text("CREATE TABLE t (v BLOB)"))
+            for _ in range(50):
+                connection.execute(text("INSERT INTO t VALUES (randomblob(4000))"))
+        before = (tmp_path / "m.db").stat().st_size
+        database.checkpoint_wal()
+        assert (tmp_path / "m.db").stat().st_size > before + 50 * 4000
+        raw = database.engine.raw_connection()
+        try:
+            driver: Any = raw.driver_connection
+            busy, logged, copied = driver.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            assert busy == 0 and logged == copied  # nothing left in the log to copy
+            assert driver.execute("SELECT count(*) FROM t").fetchone()[0] == 50
+        finally:
+            raw.close()
+    finally:
+        database.dispose()
+    Database("sqlite:///:memory:").checkpoint_wal()  # nothing to do, no error

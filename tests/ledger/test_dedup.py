@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
@@ -9,11 +10,13 @@ from sqlalchemy import delete, func, select
 
 from mamori.core.db import Database
 from mamori.core.settings import Settings
+from mamori.ledger import dedup
 from mamori.ledger.blocks import HEADER_SIZE, LEAF_SIZE, unpack
 from mamori.ledger.dedup import KEY_SECTIONS
 from mamori.ledger.models import LedgerBlock, LedgerDedup, LedgerState
 from mamori.ledger.retention import RetentionPolicy, purge
 from mamori.ledger.service import LedgerService
+from mamori.ledger.store import Prepared
 from mamori.ledger.stored import stored_event_count
 from tests.ledger.conftest import sample_event
 from tests.support.identities import FakeClock
@@ -145,3 +148,57 @@ def test_verify_counts_pending_keys_from_the_blocks(
         connection.execute(delete(LedgerDedup).where(LedgerDedup.key == keys[0]))
     report = ledger.verify()
     assert not report.ok and report.problems[0].where == "dedup index"
+
+
+def test_keys_looked_up_ahead_of_the_turn_are_trusted_only_while_the_mark_stands(
+    ledger: LedgerService, database: Database, settings: Settings, ledger_clock: FakeClock
+) -> None:
+    ledger.writer.pending.merge_at = 1  # every append merges: keys go straight to the index
+    ledger.append([sample_event(n) for n in range(10)])
+    ahead = ledger.looked_up(Prepared.of([sample_event(n) for n in range(5, 15)]))
+    assert ahead.ahead is not None and ahead.ahead.mark == mark(database)
+    assert len(ahead.ahead.found) == 5  # events 5-9
+    # Another writer stores 10-12 and merges them before this one's turn: what was looked
+    # up ahead no longer tells which keys the index holds, so they are looked up again.
+    other = LedgerService(database, settings, clock=ledger_clock, signer=ledger.signer)
+    other.writer.pending.merge_at = 1
+    assert other.append([sample_event(n) for n in range(10, 13)]).stored == 3
+    assert mark(database) != ahead.ahead.mark
+    result = ledger.append(ahead)
+    assert (result.stored, result.duplicates) == (2, 8)
+    assert stored_event_count_of(database) == 15
+    report = ledger.verify()
+    assert report.ok, report.problems
+
+
+def test_a_key_found_ahead_but_gone_since_is_stored(
+    ledger: LedgerService, database: Database
+) -> None:
+    ledger.writer.pending.merge_at = 1
+    ledger.append([sample_event(n) for n in range(4)])
+    ahead = ledger.looked_up(Prepared.of([sample_event(n) for n in range(6)]))
+    assert ahead.ahead is not None and len(ahead.ahead.found) == 4
+    gone = Prepared.of([sample_event(0)]).encoded[0].dedup
+    with database.engine.begin() as connection:  # as a purge erases an expired key
+        connection.execute(delete(LedgerDedup).where(LedgerDedup.key == gone))
+    result = ledger.append(ahead)
+    assert (result.stored, result.duplicates) == (3, 3)  # event 0 again, 4 and 5
+
+
+def test_keys_not_found_ahead_are_not_looked_up_again(
+    ledger: LedgerService, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger.writer.pending.merge_at = 1
+    ledger.append([sample_event(n) for n in range(4)])
+    ahead = ledger.looked_up(Prepared.of([sample_event(n) for n in range(2, 8)]))
+    looked: list[int] = []
+    looking = dedup.indexed
+
+    def counted(driver: dedup.Cursor, keys: Sequence[bytes]) -> set[bytes]:
+        looked.append(len(keys))
+        return looking(driver, keys)
+
+    monkeypatch.setattr(dedup, "indexed", counted)
+    result = ledger.append(ahead)
+    assert (result.stored, result.duplicates) == (4, 2)
+    assert looked == [2]  # only the two found ahead (events 2 and 3), to be sure of them

@@ -34,6 +34,7 @@ from mamori.core.mail.memory import MemoryNotifier
 from mamori.core.scope import TenantScope
 from mamori.core.settings import Settings
 from mamori.ledger.formats.loki import _push_request_class
+from mamori.ledger.ingest import CHECKPOINT_EVENTS
 from mamori.ledger.reading import Selection, entries
 from mamori.ledger.service import LedgerService
 from mamori.tenants.permissions import Role
@@ -355,3 +356,24 @@ def test_requests_waiting_for_the_turn_are_committed_together(
         }
     assert {f"together {n}-{i}" for n in range(4) for i in range(3)} <= messages
     assert ledger.verify().ok
+
+
+def test_an_appender_checkpoints_the_write_ahead_log_after_its_turn(
+    demo_database: Database,
+    registry: CheckRegistry,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    app, headers = _app_and_token(demo_database, registry, settings)
+    service = app.state.mamori.ingest
+    ledger: LedgerService = service.ledger
+    held: list[bool] = []  # whether this process's turn was held at each checkpoint
+    monkeypatch.setattr(
+        ledger.database, "checkpoint_wal", lambda: held.append(ledger._write_lock.locked())
+    )
+    half = CHECKPOINT_EVENTS // 2 + 1
+    with serve_app_in_thread(app) as url, httpx.Client(base_url=url, headers=headers) as http:
+        for batch in range(2):
+            body = json.dumps([{"message": f"wal {batch}-{i}"} for i in range(half)])
+            assert http.post("/api/v1/ingest", content=body).status_code == 200
+            assert held == ([] if batch == 0 else [False])  # after ~1,000 events, turn over

@@ -17,6 +17,12 @@ keys into the B-tree in key order once there are `merge_at` of them: one pass ov
 index pages for many batches. The mark moves in the same transaction as the merge, so a
 crash leaves either the old mark with the keys still pending, or both done.
 
+A writer may look a batch's keys up in the index before its turn to append (`LookedUp`),
+so that the look-ups of one batch overlap the append of another. What the index held then
+still holds under the write lock as long as the mark has not moved (only a merge adds keys,
+and it moves the mark); keys found then are looked up again, since a purge may have
+deleted them since. When the mark has moved, the look-ups are made again.
+
 A writer's pending set follows the database, never the other way round: at the first
 append of each transaction it reads the keys of the chunks committed since it last
 looked (other writers' too), and it starts again from the blocks whenever the mark is
@@ -30,6 +36,7 @@ from __future__ import annotations
 import bisect
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from mamori.ledger.blocks import HEADER_SIZE, BlockError, dedups_at, split_keys
@@ -38,6 +45,7 @@ MERGE_AT = 100_000  # pending keys that make the next append merge them (about 1
 LOOKUP_SLICE = 500  # keys per lookup statement
 LOOKUP = "SELECT key FROM ledger_dedup WHERE key IN ({marks})"
 HIGHEST = "SELECT key FROM ledger_dedup ORDER BY key DESC LIMIT 1"  # no max(bytea)
+MERGED_TO = "SELECT dedup_merged FROM ledger_state WHERE id = 1"
 MERGE = "INSERT INTO ledger_dedup (key) VALUES {rows} ON CONFLICT DO NOTHING"
 MARK = "UPDATE ledger_state SET dedup_merged = ? WHERE id = 1"
 # Where the keys lie in a block of `size` events (blocks.py): after the header, the
@@ -107,6 +115,23 @@ def indexed(driver: Cursor, keys: Sequence[bytes]) -> set[bytes]:
     return found
 
 
+@dataclass(frozen=True)
+class LookedUp:
+    """Which keys of a batch the index held when they were looked up before the write
+    lock, and the mark it was read at (read first, so no later merge goes unnoticed)."""
+
+    mark: int
+    found: frozenset[bytes]
+
+
+def look_up(driver: Cursor, keys: Iterable[bytes]) -> LookedUp:
+    """Look `keys` up in the index outside the write lock (the caller's read transaction)."""
+    row = driver.execute(MERGED_TO).fetchone()
+    if row is None:
+        raise RuntimeError("the ledger has no head row: run `mamori db upgrade`")
+    return LookedUp(int(row[0]), frozenset(indexed(driver, sorted(keys))))
+
+
 class PendingKeys:
     """One writer's view of the keys not yet merged into the index.
 
@@ -141,11 +166,21 @@ class PendingKeys:
             self.committed.update(keys_of_chunks(driver, self.read_to, tree_size))
             self.read_to = tree_size
 
-    def fresh(self, driver: Cursor, keys: Iterable[bytes]) -> set[bytes]:
-        """Those of `keys` (distinct) that no stored event has; they are then taken."""
+    def fresh(
+        self, driver: Cursor, keys: Iterable[bytes], ahead: LookedUp | None = None
+    ) -> set[bytes]:
+        """Those of `keys` (distinct) that no stored event has; they are then taken.
+
+        `ahead`, when its mark is still the head's, spares the look-ups of the keys it
+        did not find (see the module's notes).
+        """
         committed, added = self.committed, self._added
         unseen = sorted(key for key in keys if key not in committed and key not in added)
-        new = set(unseen).difference(indexed(driver, unseen))
+        if ahead is not None and ahead.mark == self.mark:
+            again = [key for key in unseen if key in ahead.found]
+            new = set(unseen).difference(indexed(driver, again))
+        else:
+            new = set(unseen).difference(indexed(driver, unseen))
         added.update(new)
         return new
 

@@ -51,6 +51,9 @@ UNKNOWN_SERVICE = "-"  # the service of a source whose events named none
 SOURCE_QUERY_SLICE = 500
 SOURCE_RESOLUTION = timedelta(seconds=10)  # how often a busy source's last_seen_at moves
 MAX_HEARD_SOURCES = 100_000
+# Events appended (about 1 KB of SQLite's WAL each) after which an appender checkpoints
+# the WAL once its turn is over (`Database.checkpoint_wal`), well before a commit would.
+CHECKPOINT_EVENTS = 1_000
 
 
 class IngestGate:
@@ -132,6 +135,7 @@ class IngestService:
         self._heard = HeardSources()
         self._waiting: list[_Waiting] = []  # batches waiting for this process's turn
         self._waiting_lock = threading.Lock()
+        self._unchecked = 0  # events appended since this process last checkpointed the WAL
 
     def admit(self, principal: Principal) -> None:
         """Refuse callers without the ingest scope, and callers over their rate."""
@@ -165,7 +169,8 @@ class IngestService:
     def _prepare(
         self, principal: Principal, events: Sequence[IncomingEvent]
     ) -> tuple[list[Attributed], Prepared]:
-        """The events attributed and encoded: all an append needs before its transaction."""
+        """The events attributed, encoded and their keys looked up: all an append can do
+        before its turn."""
         limit = self.settings.ingest_max_events
         if len(events) > limit:
             raise PayloadTooLargeError(
@@ -177,7 +182,8 @@ class IngestService:
             Attributed(event, placement.tenant_id, placement.service_id, log)
             for event, placement in zip(events, placements, strict=True)
         ]
-        return items, Prepared.of(items)
+        # The keys are looked up now, outside the write lock, which then is held shorter.
+        return items, self.ledger.looked_up(Prepared.of(items))
 
     def _store(self, items: list[Attributed], prepared: Prepared) -> AppendResult:
         """Append `prepared` in a transaction of its own or, when other requests of this
@@ -187,11 +193,18 @@ class IngestService:
         waiting = _Waiting(items, prepared)
         with self._waiting_lock:
             self._waiting.append(waiting)
+        checkpoint = False
         with self.ledger.turn():
             if not waiting.done:
                 with self._waiting_lock:
                     group, self._waiting = self._waiting, []
                 self._append_together(group)
+                self._unchecked += sum(len(w.items) for w in group)
+                checkpoint = self._unchecked >= CHECKPOINT_EVENTS
+                if checkpoint:
+                    self._unchecked = 0
+        if checkpoint:  # after the turn: the next appends go on while this one copies
+            self.ledger.database.checkpoint_wal()
         if waiting.result is None:
             raise waiting.error or RuntimeError("an ingest batch was left without an answer")
         return waiting.result

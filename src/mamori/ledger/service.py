@@ -81,6 +81,15 @@ class LedgerService:
         """Store `items` in the caller's transaction (committed with the caller's work)."""
         return self.writer.append(connection, items)
 
+    def looked_up(self, prepared: Prepared) -> Prepared:
+        """`prepared` with its de-duplication keys looked up now, in a read transaction of
+        its own that does not wait for the write lock (`LedgerWriter.look_up`)."""
+        with (
+            self.database.engine.connect() as connection,
+            connection.execution_options(**READ_ONLY).begin(),
+        ):
+            return self.writer.look_up(connection, prepared)
+
     def verify(self, progress: Callable[[int], None] | None = None, jobs: int = 1) -> Report:
         """Recompute everything in one consistent read (chunks by `jobs` processes)."""
         with self.database.engine.connect() as connection:

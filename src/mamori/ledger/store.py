@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,7 +21,7 @@ from mamori.core.clock import utcnow
 from mamori.core.crypto import derive_key, load_secret_key
 from mamori.core.settings import Settings
 from mamori.ledger import merkle
-from mamori.ledger.dedup import MARK, MERGE_AT, PendingKeys
+from mamori.ledger.dedup import MARK, MERGE_AT, LookedUp, PendingKeys, look_up
 from mamori.ledger.hashing import encode_events, pack_events
 from mamori.ledger.models import LedgerChunk
 from mamori.ledger.notes import Checkpoint, NoteSigner
@@ -126,11 +126,13 @@ def _lock_head(driver: _Driver) -> _Head:
     return _Head(size, next_seq, merkle.Frontier.load(size, blob), int(row[3]))
 
 
-def _claim(driver: _Driver, pending: PendingKeys, batch: Sequence[Encoded]) -> dict[bytes, Encoded]:
+def _claim(
+    driver: _Driver, pending: PendingKeys, batch: Sequence[Encoded], ahead: LookedUp | None
+) -> dict[bytes, Encoded]:
     """The events of `batch` not stored before nor repeated within it, by key; their keys
     are taken on the way (in the caller's transaction)."""
     unique = {item.dedup: item for item in reversed(batch)}  # the first of each key wins
-    fresh = pending.fresh(driver, unique)
+    fresh = pending.fresh(driver, unique, ahead)
     if len(fresh) == len(unique):  # nothing was stored before: the usual case
         return unique
     return {key: item for key, item in unique.items() if key in fresh}
@@ -154,6 +156,7 @@ class Prepared:
 
     encoded: list[Encoded]
     groups: list[list[Encoded]]
+    ahead: LookedUp | None = None  # the keys looked up before the write lock, if they were
 
     @classmethod
     def of(cls, items: Sequence[Attributed]) -> Prepared:
@@ -189,9 +192,20 @@ class LedgerWriter:
             self.pending.begin(
                 connection.get_transaction(), driver, head.tree_size, head.dedup_merged
             )
-            return self._append(driver, head, prepared.encoded, prepared.groups)
+            return self._append(driver, head, prepared)
         finally:
             driver.cursor.close()
+
+    def look_up(self, connection: Connection, prepared: Prepared) -> Prepared:
+        """`prepared` with its keys looked up in the index in `connection`'s read
+        transaction, before the write lock: the append then looks up only those found
+        (unless a merge came in between), so its turn is shorter."""
+        driver = _Driver(connection)
+        try:
+            ahead = look_up(driver, (item.dedup for item in prepared.encoded))
+        finally:
+            driver.cursor.close()
+        return replace(prepared, ahead=ahead)
 
     def merge_keys(self, connection: Connection) -> None:
         """Merge every pending de-duplication key into the index, in `connection`'s
@@ -208,10 +222,9 @@ class LedgerWriter:
         finally:
             driver.cursor.close()
 
-    def _append(
-        self, driver: _Driver, head: _Head, encoded: list[Encoded], groups: list[list[Encoded]]
-    ) -> AppendResult:
-        fresh = _claim(driver, self.pending, encoded)
+    def _append(self, driver: _Driver, head: _Head, prepared: Prepared) -> AppendResult:
+        encoded = prepared.encoded
+        fresh = _claim(driver, self.pending, encoded, prepared.ahead)
         if not fresh:
             return AppendResult(0, len(encoded), head.tree_size, None, None)
         # Stored in UTC whatever zone the clock answers in (SQLite keeps wall-clock fields).
@@ -220,7 +233,7 @@ class LedgerWriter:
         chunk_rows: list[tuple[Any, ...]] = []
         block_rows: list[tuple[int, bytes]] = []
         every = len(fresh) == len(encoded)  # no duplicates: the usual case
-        for group in groups:
+        for group in prepared.groups:
             kept = group if every else [item for item in group if fresh.get(item.dedup) is item]
             if not kept:
                 continue
