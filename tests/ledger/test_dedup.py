@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 
 import pytest
@@ -202,3 +202,38 @@ def test_keys_not_found_ahead_are_not_looked_up_again(
     result = ledger.append(ahead)
     assert (result.stored, result.duplicates) == (4, 2)
     assert looked == [2]  # only the two found ahead (events 2 and 3), to be sure of them
+
+
+def test_a_writer_keeps_its_own_committed_keys_without_reading_its_blocks(
+    ledger: LedgerService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[tuple[int, int]] = []
+    reading = dedup.keys_of_chunks
+
+    def counted(driver: dedup.Cursor, low: int, high: int) -> Iterator[bytes]:
+        reads.append((low, high))
+        return reading(driver, low, high)
+
+    monkeypatch.setattr(dedup, "keys_of_chunks", counted)
+    ledger.append([sample_event(n) for n in range(10)])
+    assert ledger.append([sample_event(n) for n in range(5, 15)]).stored == 5
+    assert ledger.append([sample_event(n) for n in range(12, 20)]).stored == 5
+    assert reads == []
+
+
+def test_a_rolled_back_append_does_not_stand_for_the_one_that_committed(
+    ledger: LedgerService, database: Database, settings: Settings, ledger_clock: FakeClock
+) -> None:
+    ledger.append([sample_event(n) for n in range(3)])
+    with pytest.raises(RuntimeError, match="abandoned"), ledger.transaction() as connection:
+        ledger.append_in(connection, [sample_event(n) for n in range(10, 13)])
+        raise RuntimeError("abandoned")
+    # Another writer stores other events as chunk 1, where the abandoned one was: this
+    # writer must read them from the block, not take its abandoned keys for them.
+    other = LedgerService(database, settings, clock=ledger_clock, signer=ledger.signer)
+    assert other.append([sample_event(n) for n in range(20, 23)]).stored == 3
+    result = ledger.append([sample_event(n) for n in (10, 20, 21, 22)])
+    assert (result.stored, result.duplicates) == (1, 3)
+    assert stored_event_count_of(database) == 7
+    report = ledger.verify()
+    assert report.ok, report.problems

@@ -97,6 +97,7 @@
 #include "native/encoding.h"
 #include "native/normalising.h"
 #include "native/scanning.h"
+#include "native/key_filter.h"
 
 /* ------------------------------------------------------------------------------------ */
 /* Python functions                                                                     */
@@ -730,6 +731,97 @@ static PyObject *native_long_digit_run(PyObject *Py_UNUSED(module), PyObject *bo
     return PyLong_FromSsize_t(found);
 }
 
+PyDoc_STRVAR(filter_add_doc,
+             "filter_add(bits, keys, /) -> int\n"
+             "\n"
+             "Set the bits of each 16-byte key of the list keys in bits, a bytearray whose\n"
+             "size is a power of two; the number of keys not all of whose bits were set\n"
+             "before (native/key_filter.h).");
+
+PyDoc_STRVAR(filter_maybe_doc,
+             "filter_maybe(bits, keys, /) -> list\n"
+             "\n"
+             "Those of the 16-byte keys of the list keys whose bits are all set in bits:\n"
+             "the keys the filter may hold. The others it does not (native/key_filter.h).");
+
+/* The filter's bytes as a buffer (writable for filter_add) and its bit mask. */
+static int filter_buffer(PyObject *bits, Py_buffer *view, int writable, uint64_t *mask)
+{
+    if (PyObject_GetBuffer(bits, view, writable ? PyBUF_WRITABLE : PyBUF_SIMPLE) < 0) {
+        return -1;
+    }
+    uint64_t size = (uint64_t)view->len;
+    if (size == 0 || (size & (size - 1)) != 0 || size > ((uint64_t)1 << 29)) {
+        PyBuffer_Release(view);
+        PyErr_SetString(PyExc_ValueError,
+                        "a key filter's size must be a power of two of at most 2**29 bytes");
+        return -1;
+    }
+    *mask = size * 8 - 1;
+    return 0;
+}
+
+/* The 16 bytes of keys[i], or NULL with an exception set. */
+static const unsigned char *filter_key(PyObject *keys, Py_ssize_t i)
+{
+    PyObject *key = PyList_GET_ITEM(keys, i);
+    if (!PyBytes_Check(key) || PyBytes_GET_SIZE(key) != FILTER_KEY_SIZE) {
+        PyErr_Format(PyExc_ValueError, "key %zd is not 16 bytes", i);
+        return NULL;
+    }
+    return (const unsigned char *)PyBytes_AS_STRING(key);
+}
+
+static PyObject *native_filter_add(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *bits, *keys;
+    if (!PyArg_ParseTuple(args, "OO!:filter_add", &bits, &PyList_Type, &keys)) {
+        return NULL;
+    }
+    Py_buffer view;
+    uint64_t mask;
+    if (filter_buffer(bits, &view, 1, &mask) < 0) {
+        return NULL;
+    }
+    Py_ssize_t added = 0, count = PyList_GET_SIZE(keys);
+    for (Py_ssize_t i = 0; i < count; i++) {
+        const unsigned char *key = filter_key(keys, i);
+        if (key == NULL) {
+            PyBuffer_Release(&view);
+            return NULL;
+        }
+        added += !filter_probe((unsigned char *)view.buf, mask, key, 1);
+    }
+    PyBuffer_Release(&view);
+    return PyLong_FromSsize_t(added);
+}
+
+static PyObject *native_filter_maybe(PyObject *Py_UNUSED(module), PyObject *args)
+{
+    PyObject *bits, *keys;
+    if (!PyArg_ParseTuple(args, "OO!:filter_maybe", &bits, &PyList_Type, &keys)) {
+        return NULL;
+    }
+    Py_buffer view;
+    uint64_t mask;
+    if (filter_buffer(bits, &view, 0, &mask) < 0) {
+        return NULL;
+    }
+    PyObject *maybe = PyList_New(0);
+    Py_ssize_t count = PyList_GET_SIZE(keys);
+    for (Py_ssize_t i = 0; maybe != NULL && i < count; i++) {
+        const unsigned char *key = filter_key(keys, i);
+        if (key == NULL) {
+            Py_CLEAR(maybe);
+        } else if (filter_probe((unsigned char *)view.buf, mask, key, 0)
+                   && PyList_Append(maybe, PyList_GET_ITEM(keys, i)) < 0) {
+            Py_CLEAR(maybe);
+        }
+    }
+    PyBuffer_Release(&view);
+    return maybe;
+}
+
 PyDoc_STRVAR(simd_doc,
              "simd() -> str\n"
              "\n"
@@ -791,6 +883,8 @@ static PyMethodDef native_methods[] = {
     {"pack_events", native_pack_events, METH_VARARGS, pack_events_doc},
     {"normalise_records", native_normalise_records, METH_VARARGS, normalise_records_doc},
     {"long_digit_run", native_long_digit_run, METH_O, long_digit_run_doc},
+    {"filter_add", native_filter_add, METH_VARARGS, filter_add_doc},
+    {"filter_maybe", native_filter_maybe, METH_VARARGS, filter_maybe_doc},
     {"simd", native_simd, METH_NOARGS, simd_doc},
     {"use_simd", native_use_simd, METH_O, use_simd_doc},
     {NULL, NULL, 0, NULL},

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from mamori.ledger.blocks import HEADER_SIZE, BlockError, dedups_at, split_keys
+from mamori.ledger.key_filter import KeyFilter, Witness
 
 MERGE_AT = 100_000  # pending keys that make the next append merge them (about 10 MB)
 LOOKUP_SLICE = 500  # keys per lookup statement
@@ -95,11 +96,13 @@ def keys_of_chunks(driver: Cursor, low: int, high: int) -> Iterator[bytes]:
         yield from split_keys(bytes(section or b""))
 
 
-def indexed(driver: Cursor, keys: Sequence[bytes]) -> set[bytes]:
+def indexed(driver: Cursor, keys: Sequence[bytes], screen: Screen | None = None) -> set[bytes]:
     """Those of `keys` (sorted) that the index holds: reads only.
 
     Keys above the highest one in the index are not looked up: keys start with the hour
-    their event occurred, so when events arrive in time order most are above it.
+    their event occurred, so when events arrive in time order most are above it. With a
+    `screen` (a key filter and the mark of the caller's transaction), only the keys the
+    filter may hold are looked up in SQL.
     """
     found: set[bytes] = set()
     if not keys:
@@ -108,6 +111,8 @@ def indexed(driver: Cursor, keys: Sequence[bytes]) -> set[bytes]:
     if row is None:
         return found
     keys = keys[: bisect.bisect_right(keys, bytes(row[0]))]
+    if screen is not None:
+        keys = screen.key_filter.to_look_up(driver, screen.mark, keys, catch_up=screen.catch_up)
     for start in range(0, len(keys), LOOKUP_SLICE):
         part = keys[start : start + LOOKUP_SLICE]
         cursor = driver.execute(LOOKUP.format(marks=", ".join(["?"] * len(part))), part)
@@ -124,12 +129,23 @@ class LookedUp:
     found: frozenset[bytes]
 
 
-def look_up(driver: Cursor, keys: Iterable[bytes]) -> LookedUp:
+@dataclass(frozen=True)
+class Screen:
+    """A key filter, and the merge mark of the transaction that asks it (key_filter.py)."""
+
+    key_filter: KeyFilter
+    mark: int
+    catch_up: bool = True  # whether to build it or bring it up to `mark` if it must be
+
+
+def look_up(driver: Cursor, keys: Iterable[bytes], key_filter: KeyFilter | None = None) -> LookedUp:
     """Look `keys` up in the index outside the write lock (the caller's read transaction)."""
     row = driver.execute(MERGED_TO).fetchone()
     if row is None:
         raise RuntimeError("the ledger has no head row: run `mamori db upgrade`")
-    return LookedUp(int(row[0]), frozenset(indexed(driver, sorted(keys))))
+    mark = int(row[0])
+    screen = None if key_filter is None else Screen(key_filter, mark)
+    return LookedUp(mark, frozenset(indexed(driver, sorted(keys), screen)))
 
 
 class PendingKeys:
@@ -139,29 +155,38 @@ class PendingKeys:
     of different transactions never interleave here.
     """
 
-    def __init__(self, merge_at: int = MERGE_AT) -> None:
+    def __init__(self, merge_at: int = MERGE_AT, key_filter: KeyFilter | None = None) -> None:
         self.merge_at = merge_at
+        self.key_filter = key_filter
         self.mark = -1  # the head's dedup_merged these keys were read from (-1: never)
         self.read_to = -1  # chunks below this one are read into `committed`
         self.committed: set[bytes] = set()
         self._transaction: object | None = None
         self._added: set[bytes] = set()  # keys stored by the current transaction
         self._merged = False  # whether the current transaction merged
+        self._last: Witness | None = None  # the last chunk the current transaction appended
 
     def begin(self, transaction: object, driver: Cursor, tree_size: int, mark: int) -> None:
         """Bring the set up to date at the first append of `transaction`.
 
         `tree_size` and `mark` are the head's, read under the write lock: every chunk
-        below `tree_size` is then committed, unless this transaction appended it.
+        below `tree_size` is then committed, unless this transaction appended it. The
+        keys the previous transaction added are kept without reading its blocks again
+        when its last chunk is in the database (it committed).
         """
         if transaction is self._transaction:
             return
+        previous, last = self._added, self._last
         self._transaction = transaction
         self._added = set()
         self._merged = False
+        self._last = None
         if mark != self.mark or tree_size < self.read_to:
             self.committed = set()
             self.mark = self.read_to = mark
+        elif last is not None and tree_size > last.index and last.committed(driver):
+            self.committed.update(previous)  # its chunks were read_to up to last.index
+            self.read_to = last.index + 1
         if tree_size > self.read_to:
             self.committed.update(keys_of_chunks(driver, self.read_to, tree_size))
             self.read_to = tree_size
@@ -174,26 +199,43 @@ class PendingKeys:
         `ahead`, when its mark is still the head's, spares the look-ups of the keys it
         did not find (see the module's notes).
         """
-        committed, added = self.committed, self._added
-        unseen = sorted(key for key in keys if key not in committed and key not in added)
+        # Set differences run in C, over the batch's keys (the pending sets are larger).
+        new = set(keys) - self.committed - self._added
         if ahead is not None and ahead.mark == self.mark:
-            again = [key for key in unseen if key in ahead.found]
-            new = set(unseen).difference(indexed(driver, again))
+            again = sorted(new.intersection(ahead.found))  # usually none
+            if again:
+                new.difference_update(indexed(driver, again))
         else:
-            new = set(unseen).difference(indexed(driver, unseen))
-        added.update(new)
+            # The mark read at `begin`: what this transaction's index holds, its own merge
+            # (uncommitted) aside, whose keys are still in `committed` and `added`. A
+            # caller that looked up ahead has brought the filter up to date then; under
+            # the write lock it is not brought up to date again, while other writers wait.
+            screen = (
+                None
+                if self.key_filter is None
+                else Screen(self.key_filter, self.mark, catch_up=ahead is None)
+            )
+            new.difference_update(indexed(driver, sorted(new), screen))
+        self._added.update(new)
         return new
+
+    def appended(self, last: Witness) -> None:
+        """The current transaction appended chunks up to `last` (`begin` may keep their
+        keys if it commits)."""
+        self._last = last
 
     def merge_due(self) -> bool:
         """Whether enough keys are pending to merge them now."""
         return not self._merged and len(self.committed) + len(self._added) >= self.merge_at
 
-    def merge(self, driver: Cursor) -> None:
-        """Add every pending key to the index, in key order (the caller moves the mark)."""
+    def merge(self, driver: Cursor) -> list[bytes]:
+        """Add every pending key to the index, in key order (the caller moves the mark);
+        the keys added, none when this transaction merged already."""
         if self._merged:
-            return
+            return []
         keys = sorted(self.committed | self._added)
         for start in range(0, len(keys), LOOKUP_SLICE):  # no tuple per key to collect
             part = keys[start : start + LOOKUP_SLICE]
             driver.execute(MERGE.format(rows=", ".join(["(?)"] * len(part))), part)
         self._merged = True
+        return keys

@@ -21,8 +21,9 @@ from mamori.core.clock import utcnow
 from mamori.core.crypto import derive_key, load_secret_key
 from mamori.core.settings import Settings
 from mamori.ledger import merkle
-from mamori.ledger.dedup import MARK, MERGE_AT, LookedUp, PendingKeys, look_up
+from mamori.ledger.dedup import MARK, MERGE_AT, LookedUp, PendingKeys, keys_of_chunks, look_up
 from mamori.ledger.hashing import encode_events, pack_events
+from mamori.ledger.key_filter import KeyFilter, Witness
 from mamori.ledger.models import LedgerChunk
 from mamori.ledger.notes import Checkpoint, NoteSigner
 from mamori.ledger.records import (
@@ -179,7 +180,8 @@ class LedgerWriter:
         self.signer = signer
         self.checkpoint_every = checkpoint_every
         self.clock = clock
-        self.pending = PendingKeys(dedup_merge_at)
+        self.key_filter = KeyFilter(keys_of_chunks)
+        self.pending = PendingKeys(dedup_merge_at, self.key_filter)
 
     def append(
         self, connection: Connection, items: Sequence[Attributed] | Prepared
@@ -202,7 +204,7 @@ class LedgerWriter:
         (unless a merge came in between), so its turn is shorter."""
         driver = _Driver(connection)
         try:
-            ahead = look_up(driver, (item.dedup for item in prepared.encoded))
+            ahead = look_up(driver, (item.dedup for item in prepared.encoded), self.key_filter)
         finally:
             driver.cursor.close()
         return replace(prepared, ahead=ahead)
@@ -242,8 +244,12 @@ class LedgerWriter:
             block_rows.append((chunk_row[0], body))
         driver.executemany(BLOCK_INSERT, block_rows)
         driver.executemany(CHUNK_INSERT, chunk_rows)
+        last = chunk_rows[-1]  # (index, ..., leaf, secret): the chunk tree_size - 1
+        witness = Witness(int(last[0]), bytes(last[7]))
+        self.pending.appended(witness)
         if self.pending.merge_due():
-            self.pending.merge(driver)
+            merged = self.pending.merge(driver)
+            self.key_filter.merging(self.pending.mark, head.tree_size, merged, witness)
             head.dedup_merged = head.tree_size
         self._sign_head(driver, head, now)
         return AppendResult(
