@@ -33,7 +33,6 @@ leave keys of events that were never stored.
 
 from __future__ import annotations
 
-import bisect
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -96,25 +95,27 @@ def keys_of_chunks(driver: Cursor, low: int, high: int) -> Iterator[bytes]:
         yield from split_keys(bytes(section or b""))
 
 
-def indexed(driver: Cursor, keys: Sequence[bytes], screen: Screen | None = None) -> set[bytes]:
-    """Those of `keys` (sorted) that the index holds: reads only.
+def indexed(driver: Cursor, keys: Iterable[bytes], screen: Screen | None = None) -> set[bytes]:
+    """Those of `keys` that the index holds: reads only.
 
     Keys above the highest one in the index are not looked up: keys start with the hour
     their event occurred, so when events arrive in time order most are above it. With a
     `screen` (a key filter and the mark of the caller's transaction), only the keys the
-    filter may hold are looked up in SQL.
+    filter may hold are looked up in SQL, in key order.
     """
     found: set[bytes] = set()
-    if not keys:
-        return found
     row = driver.execute(HIGHEST).fetchone()
     if row is None:
         return found
-    keys = keys[: bisect.bisect_right(keys, bytes(row[0]))]
+    highest = bytes(row[0])
+    candidates = [key for key in keys if key <= highest]
     if screen is not None:
-        keys = screen.key_filter.to_look_up(driver, screen.mark, keys, catch_up=screen.catch_up)
-    for start in range(0, len(keys), LOOKUP_SLICE):
-        part = keys[start : start + LOOKUP_SLICE]
+        candidates = screen.key_filter.to_look_up(
+            driver, screen.mark, candidates, catch_up=screen.catch_up
+        )
+    candidates.sort()
+    for start in range(0, len(candidates), LOOKUP_SLICE):
+        part = candidates[start : start + LOOKUP_SLICE]
         cursor = driver.execute(LOOKUP.format(marks=", ".join(["?"] * len(part))), part)
         found.update(bytes(key) for (key,) in cursor.fetchall())
     return found
@@ -145,7 +146,7 @@ def look_up(driver: Cursor, keys: Iterable[bytes], key_filter: KeyFilter | None 
         raise RuntimeError("the ledger has no head row: run `mamori db upgrade`")
     mark = int(row[0])
     screen = None if key_filter is None else Screen(key_filter, mark)
-    return LookedUp(mark, frozenset(indexed(driver, sorted(keys), screen)))
+    return LookedUp(mark, frozenset(indexed(driver, keys, screen)))
 
 
 class PendingKeys:
@@ -202,7 +203,7 @@ class PendingKeys:
         # Set differences run in C, over the batch's keys (the pending sets are larger).
         new = set(keys) - self.committed - self._added
         if ahead is not None and ahead.mark == self.mark:
-            again = sorted(new.intersection(ahead.found))  # usually none
+            again = new.intersection(ahead.found)  # usually none
             if again:
                 new.difference_update(indexed(driver, again))
         else:
@@ -215,7 +216,8 @@ class PendingKeys:
                 if self.key_filter is None
                 else Screen(self.key_filter, self.mark, catch_up=ahead is None)
             )
-            new.difference_update(indexed(driver, sorted(new), screen))
+            if new:
+                new.difference_update(indexed(driver, new, screen))
         self._added.update(new)
         return new
 

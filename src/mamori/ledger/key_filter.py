@@ -23,7 +23,6 @@ fallback.
 
 from __future__ import annotations
 
-import bisect
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -140,9 +139,9 @@ class KeyFilter:
         self._lock = threading.Lock()
 
     def to_look_up(
-        self, driver: Cursor, mark: int, keys: Sequence[bytes], *, catch_up: bool = True
+        self, driver: Cursor, mark: int, keys: list[bytes], *, catch_up: bool = True
     ) -> list[bytes]:
-        """Those of `keys` (sorted) the index may hold, for a transaction whose head has
+        """Those of `keys` the index may hold, for a transaction whose head has
         merge mark `mark`: the keys below the filter's bound and those it may hold.
 
         Without `catch_up` the filter is neither built nor brought up to `mark` from the
@@ -153,9 +152,12 @@ class KeyFilter:
             return []
         covered = self._at(driver, mark, catch_up)
         if covered is None:
-            return list(keys)
-        below = bisect.bisect_left(keys, covered.bound)
-        return [*keys[:below], *filter_maybe(covered.bits, list(keys[below:]))]
+            return keys
+        bound = covered.bound
+        if not bound:
+            return filter_maybe(covered.bits, keys)
+        below = [key for key in keys if key < bound]
+        return [*below, *filter_maybe(covered.bits, [key for key in keys if key >= bound])]
 
     def merging(self, low: int, high: int, keys: list[bytes], witness: Witness) -> None:
         """A writer is merging the keys of chunks [low, high) into the index, `witness`
