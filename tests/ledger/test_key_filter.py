@@ -15,13 +15,15 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import select
 
 from mamori.core.db import Database
 from mamori.core.settings import Settings
 from mamori.ledger import key_filter
 from mamori.ledger.key_filter import KeyFilter, py_filter_add, py_filter_maybe
+from mamori.ledger.models import LedgerDedup
 from mamori.ledger.service import LedgerService
-from mamori.ledger.store import Prepared
+from mamori.ledger.store import Prepared, _Driver
 from tests.ledger.conftest import sample_event
 from tests.support.identities import FakeClock
 from tests.support.simd import native
@@ -198,7 +200,8 @@ def test_a_rolled_back_merge_does_not_stand_for_the_one_that_committed(
 def test_a_filter_too_small_for_the_index_still_finds_every_key(
     ledger: LedgerService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # 64 bytes: room for 51 keys, built from the highest 25 of the index.
+    # 64 bytes: room for 51 keys, built from the highest 25 of the index, 7 at a time.
+    monkeypatch.setattr(key_filter, "BUILD_SLICE", 7)
     small = KeyFilter(ledger.writer.key_filter._chunk_keys, size=64)
     monkeypatch.setattr(ledger.writer, "key_filter", small)
     monkeypatch.setattr(ledger.writer.pending, "key_filter", small)
@@ -209,3 +212,21 @@ def test_a_filter_too_small_for_the_index_still_finds_every_key(
     covered = small._covered
     assert covered is not None and covered.bound > b""  # keys below it go to SQL
     assert ledger.append([sample_event(n) for n in range(310)]).stored == 10
+
+
+def test_a_filter_is_built_from_the_highest_keys_a_slice_at_a_time(
+    ledger: LedgerService, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ledger.writer.pending.merge_at = 1
+    ledger.append([sample_event(n) for n in range(100)])
+    monkeypatch.setattr(key_filter, "BUILD_SLICE", 7)
+    small = KeyFilter(ledger.writer.key_filter._chunk_keys, size=64)  # 25 keys at a build
+    with database.engine.begin() as connection:
+        index = sorted(bytes(key) for (key,) in connection.execute(select(LedgerDedup.key)))
+        driver = _Driver(connection)
+        assert small.to_look_up(driver, 1, []) == []
+        asked = small.to_look_up(driver, 1, index)
+    covered = small._covered
+    assert covered is not None and covered.bound == index[-25]
+    assert asked[:75] == index[:75]  # below the bound: all to SQL
+    assert set(index[75:]) <= set(asked)  # the highest 25: in the filter, never missed

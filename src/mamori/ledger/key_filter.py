@@ -34,8 +34,10 @@ FILTER_BYTES = 1 << 23  # 8 MiB a process: 2**26 bits
 BITS_PER_KEY = 10  # with PROBES probes, about 1% false positives when full
 PROBES = 7
 KEY_SIZE = 16
+BUILD_SLICE = 10_000  # keys read at a time when the filter is built
 REBUILD_BEHIND = 20_000  # chunks: further behind, the index is read again instead
 HIGHEST_KEYS = "SELECT key FROM ledger_dedup ORDER BY key DESC LIMIT ?"
+KEYS_BELOW = "SELECT key FROM ledger_dedup WHERE key < ? ORDER BY key DESC LIMIT ?"
 CHUNK_LEAF = 'SELECT leaf FROM ledger_chunks WHERE "index" = ?'
 
 
@@ -220,11 +222,26 @@ class KeyFilter:
 
     def _build(self, driver: Cursor, mark: int) -> _Covered:
         """A filter of the highest keys of the index as it stands at `mark` (up to half
-        the capacity, so that merges have room before the next build)."""
+        the capacity, so that merges have room before the next build), read a slice at a
+        time (in key order from the top) so that memory stays flat whatever it holds."""
         self._own = None
         limit = self.capacity // 2
-        rows = driver.execute(HIGHEST_KEYS, (limit,)).fetchall()
-        keys = [key if type(key) is bytes else bytes(key) for (key,) in rows]
-        bound = keys[-1] if len(keys) >= limit else b""
         bits = bytearray(self.size)
-        return _Covered(bits, bound, mark, filter_add(bits, keys))
+        count = read = 0
+        lowest: bytes | None = None
+        while read < limit:
+            size = min(BUILD_SLICE, limit - read)
+            if lowest is None:
+                rows = driver.execute(HIGHEST_KEYS, (size,)).fetchall()
+            else:
+                rows = driver.execute(KEYS_BELOW, (lowest, size)).fetchall()
+            if not rows:
+                break
+            keys = [key if type(key) is bytes else bytes(key) for (key,) in rows]
+            count += filter_add(bits, keys)
+            read += len(keys)
+            lowest = keys[-1]
+            if len(keys) < size:
+                break
+        bound = lowest if lowest is not None and read >= limit else b""
+        return _Covered(bits, bound, mark, count)
