@@ -30,6 +30,11 @@ from tests.support.simd import native
 
 keys_strategy = st.lists(st.binary(min_size=16, max_size=16), max_size=200)
 sizes = st.sampled_from([1, 8, 64, 1024])
+both_implementations = pytest.mark.parametrize(
+    ("add", "maybe"),
+    [(native.filter_add, native.filter_maybe), (py_filter_add, py_filter_maybe)],
+    ids=["native", "python"],
+)
 
 
 @settings(max_examples=60, deadline=None)
@@ -45,11 +50,7 @@ def test_native_bits_are_the_reference_bits(
     assert set(added) <= set(native.filter_maybe(native_bits, added))
 
 
-@pytest.mark.parametrize(
-    ("add", "maybe"),
-    [(native.filter_add, native.filter_maybe), (py_filter_add, py_filter_maybe)],
-    ids=["native", "python"],
-)
+@both_implementations
 def test_a_full_filter_finds_every_key_and_few_others(
     add: Callable[[bytearray, list[bytes]], int],
     maybe: Callable[[bytearray, list[bytes]], list[bytes]],
@@ -66,11 +67,7 @@ def test_a_full_filter_finds_every_key_and_few_others(
     assert rate < 0.02, f"false positives {rate:.3%}, expected about 1%"
 
 
-@pytest.mark.parametrize(
-    ("add", "maybe"),
-    [(native.filter_add, native.filter_maybe), (py_filter_add, py_filter_maybe)],
-    ids=["native", "python"],
-)
+@both_implementations
 def test_bad_keys_and_sizes_are_refused(
     add: Callable[[bytearray, list[bytes]], int],
     maybe: Callable[[bytearray, list[bytes]], list[bytes]],

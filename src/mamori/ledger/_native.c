@@ -744,20 +744,31 @@ PyDoc_STRVAR(filter_maybe_doc,
              "Those of the 16-byte keys of the list keys whose bits are all set in bits:\n"
              "the keys the filter may hold. The others it does not (native/key_filter.h).");
 
-/* The filter's bytes as a buffer (writable for filter_add) and its bit mask. */
-static int filter_buffer(PyObject *bits, Py_buffer *view, int writable, uint64_t *mask)
+/* A call of filter_add or filter_maybe: the filter's bytes (writable for filter_add), its
+ * bit mask and the list of keys. */
+typedef struct {
+    Py_buffer view;
+    uint64_t mask;
+    PyObject *keys;
+} FilterCall;
+
+static int filter_call(PyObject *args, const char *format, int writable, FilterCall *call)
 {
-    if (PyObject_GetBuffer(bits, view, writable ? PyBUF_WRITABLE : PyBUF_SIMPLE) < 0) {
+    PyObject *bits;
+    if (!PyArg_ParseTuple(args, format, &bits, &PyList_Type, &call->keys)) {
         return -1;
     }
-    uint64_t size = (uint64_t)view->len;
+    if (PyObject_GetBuffer(bits, &call->view, writable ? PyBUF_WRITABLE : PyBUF_SIMPLE) < 0) {
+        return -1;
+    }
+    uint64_t size = (uint64_t)call->view.len;
     if (size == 0 || (size & (size - 1)) != 0 || size > ((uint64_t)1 << 29)) {
-        PyBuffer_Release(view);
+        PyBuffer_Release(&call->view);
         PyErr_SetString(PyExc_ValueError,
                         "a key filter's size must be a power of two of at most 2**29 bytes");
         return -1;
     }
-    *mask = size * 8 - 1;
+    call->mask = size * 8 - 1;
     return 0;
 }
 
@@ -774,51 +785,44 @@ static const unsigned char *filter_key(PyObject *keys, Py_ssize_t i)
 
 static PyObject *native_filter_add(PyObject *Py_UNUSED(module), PyObject *args)
 {
-    PyObject *bits, *keys;
-    if (!PyArg_ParseTuple(args, "OO!:filter_add", &bits, &PyList_Type, &keys)) {
+    FilterCall call;
+    if (filter_call(args, "OO!:filter_add", 1, &call) < 0) {
         return NULL;
     }
-    Py_buffer view;
-    uint64_t mask;
-    if (filter_buffer(bits, &view, 1, &mask) < 0) {
-        return NULL;
-    }
-    Py_ssize_t added = 0, count = PyList_GET_SIZE(keys);
-    for (Py_ssize_t i = 0; i < count; i++) {
-        const unsigned char *key = filter_key(keys, i);
+    PyObject *result = NULL;
+    Py_ssize_t added = 0, count = PyList_GET_SIZE(call.keys), i = 0;
+    for (; i < count; i++) {
+        const unsigned char *key = filter_key(call.keys, i);
         if (key == NULL) {
-            PyBuffer_Release(&view);
-            return NULL;
+            break;
         }
-        added += !filter_probe((unsigned char *)view.buf, mask, key, 1);
+        added += !filter_probe((unsigned char *)call.view.buf, call.mask, key, 1);
     }
-    PyBuffer_Release(&view);
-    return PyLong_FromSsize_t(added);
+    if (i == count) {
+        result = PyLong_FromSsize_t(added);
+    }
+    PyBuffer_Release(&call.view);
+    return result;
 }
 
 static PyObject *native_filter_maybe(PyObject *Py_UNUSED(module), PyObject *args)
 {
-    PyObject *bits, *keys;
-    if (!PyArg_ParseTuple(args, "OO!:filter_maybe", &bits, &PyList_Type, &keys)) {
-        return NULL;
-    }
-    Py_buffer view;
-    uint64_t mask;
-    if (filter_buffer(bits, &view, 0, &mask) < 0) {
+    FilterCall call;
+    if (filter_call(args, "OO!:filter_maybe", 0, &call) < 0) {
         return NULL;
     }
     PyObject *maybe = PyList_New(0);
-    Py_ssize_t count = PyList_GET_SIZE(keys);
+    Py_ssize_t count = PyList_GET_SIZE(call.keys);
     for (Py_ssize_t i = 0; maybe != NULL && i < count; i++) {
-        const unsigned char *key = filter_key(keys, i);
+        const unsigned char *key = filter_key(call.keys, i);
         if (key == NULL) {
             Py_CLEAR(maybe);
-        } else if (filter_probe((unsigned char *)view.buf, mask, key, 0)
-                   && PyList_Append(maybe, PyList_GET_ITEM(keys, i)) < 0) {
+        } else if (filter_probe((unsigned char *)call.view.buf, call.mask, key, 0)
+                   && PyList_Append(maybe, PyList_GET_ITEM(call.keys, i)) < 0) {
             Py_CLEAR(maybe);
         }
     }
-    PyBuffer_Release(&view);
+    PyBuffer_Release(&call.view);
     return maybe;
 }
 
