@@ -227,3 +227,28 @@ def test_a_filter_is_built_from_the_highest_keys_a_slice_at_a_time(
     assert covered is not None and covered.bound == index[-25]
     assert asked[:75] == index[:75]  # below the bound: all to SQL
     assert set(index[75:]) <= set(asked)  # the highest 25: in the filter, never missed
+
+
+def test_keys_a_writer_read_before_another_merged_them_spare_reading_their_blocks(
+    ledger: LedgerService,
+    database: Database,
+    settings: Settings,
+    ledger_clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ledger.writer.pending.merge_at = 1
+    ledger.append([sample_event(n) for n in range(50)])  # chunk 0, merged: mark 1
+    assert found_ahead(ledger, range(10)) == 10  # the filter is built at mark 1
+    ledger.writer.pending.merge_at = 1000
+    ledger.append([sample_event(n) for n in range(50, 80)])  # chunk 1, pending
+    ledger.append([sample_event(n) for n in range(80, 100)])  # chunk 2, pending
+    other = other_writer(ledger, database, settings, ledger_clock)
+    assert other.append([sample_event(n) for n in range(100, 110)]).stored == 10  # mark 4
+    spy = Spy(monkeypatch, ledger)
+    # This writer held chunk 1's keys when the other merged: the filter takes them and
+    # reads only chunks 2 and 3 from their blocks.
+    assert ledger.append([sample_event(n) for n in range(100, 120)]).stored == 10
+    assert spy.block_reads == [(2, 4)]
+    assert found_ahead(ledger, range(120)) == 110
+    report = ledger.verify()
+    assert report.ok, report.problems

@@ -183,6 +183,9 @@ class PendingKeys:
         self._merged = False
         self._last = None
         if mark != self.mark or tree_size < self.read_to:
+            if self.key_filter is not None and mark > self.mark >= 0:
+                # Another writer merged: the keys read so far are in the index now.
+                self.key_filter.offer(self.mark, self.read_to, self.committed)
             self.committed = set()
             self.mark = self.read_to = mark
         elif last is not None and tree_size > last.index and last.committed(driver):

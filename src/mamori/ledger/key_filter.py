@@ -138,6 +138,7 @@ class KeyFilter:
         self.capacity = size * 8 // BITS_PER_KEY
         self._covered: _Covered | None = None
         self._own: _OwnMerge | None = None
+        self._offered: tuple[int, int, set[bytes]] | None = None  # see `offer`
         self._lock = threading.Lock()
 
     def to_look_up(
@@ -195,15 +196,36 @@ class KeyFilter:
             ):
                 covered = self._build(driver, mark)
             else:
-                keys = [
-                    key
-                    for key in self._chunk_keys(driver, covered.mark, mark)
-                    if key >= covered.bound
-                ]
-                added = filter_add(covered.bits, keys)  # more bits only: safe to share
-                covered = _Covered(covered.bits, covered.bound, mark, covered.count + added)
+                covered = self._with_offered(covered, mark)
+                if covered.mark < mark:
+                    chunk_keys = self._chunk_keys(driver, covered.mark, mark)
+                    covered = self._adding(covered, chunk_keys, mark)
             self._covered = covered
             return covered
+
+    def offer(self, low: int, high: int, keys: set[bytes]) -> None:
+        """The keys of the committed chunks [low, high), which a writer no longer needs
+        (a merge moved the mark past them): the filter may take them instead of reading
+        those blocks when it next catches up. `keys` must not change afterwards."""
+        if self._covered is not None:
+            self._offered = (low, high, keys)
+
+    def _with_offered(self, covered: _Covered, mark: int) -> _Covered:
+        """`covered` with the offered keys added, if they take it on from its mark."""
+        offered, self._offered = self._offered, None
+        if offered is None or offered[0] != covered.mark:
+            return covered
+        _, high, keys = offered
+        # Chunks from `mark` on, if any were offered, are not in the index yet: their
+        # keys are extra bits, which cost look-ups only.
+        return self._adding(covered, keys, max(min(high, mark), covered.mark))
+
+    @staticmethod
+    def _adding(covered: _Covered, keys: Iterable[bytes], mark: int) -> _Covered:
+        bound = covered.bound
+        added = filter_add(covered.bits, [key for key in keys if key >= bound])
+        # More bits only: safe to share with threads reading the filter meanwhile.
+        return _Covered(covered.bits, bound, mark, covered.count + added)
 
     def _after_own_merge(self, driver: Cursor, covered: _Covered, mark: int) -> _Covered:
         """`covered` moved past this process's last merge if it committed (under the lock)."""
