@@ -23,6 +23,9 @@ still holds under the write lock as long as the mark has not moved (only a merge
 and it moves the mark); keys found then are looked up again, since a purge may have
 deleted them since. When the mark has moved, the look-ups are made again.
 
+Before SQL, look-ups go through each process's Bloom filter of the index
+(key_filter.py), which answers "not there" for most new keys without reading the index.
+
 A writer's pending set follows the database, never the other way round: at the first
 append of each transaction it reads the keys of the chunks committed since it last
 looked (other writers' too), and it starts again from the blocks whenever the mark is
@@ -184,7 +187,7 @@ class PendingKeys:
         self._last = None
         if mark != self.mark or tree_size < self.read_to:
             if self.key_filter is not None and mark > self.mark >= 0:
-                # Another writer merged: the keys read so far are in the index now.
+                # A merge moved the mark: the keys read so far are in the index now.
                 self.key_filter.offer(self.mark, self.read_to, self.committed)
             self.committed = set()
             self.mark = self.read_to = mark
