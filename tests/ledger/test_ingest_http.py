@@ -43,6 +43,7 @@ from mamori.tenants.service.context import TOTP_KEY_PURPOSE
 from mamori.web.app import create_app
 from tests.support.browser import serve_app_in_thread
 from tests.support.identities import FakeClock, Identities
+from tests.support.portal import build_portal
 
 A = "midori-city-boe"
 SERVICE = "total-id"
@@ -292,6 +293,43 @@ def test_busy_gives_503_and_rate_gives_429_with_retry_after(
         assert answers == [200, 200, 429]  # the refused busy request counted too
         limited = httpx.post(f"{url}/api/v1/ingest", content=b"[]", headers=headers)
         assert int(limited.headers["retry-after"]) >= 1
+
+
+def test_a_revoked_token_is_refused_at_once_here_and_within_seconds_elsewhere(
+    demo_database: Database, registry: CheckRegistry, settings: Settings
+) -> None:
+    """A server process answers a token it identified a moment ago from memory: revoked
+    by another process, it is refused once `ingest_token_cache_seconds` have passed;
+    revoked through this one, at once."""
+    remembering = settings.model_copy(update={"ingest_token_cache_seconds": 5.0})
+    portal = build_portal(demo_database, registry, remembering)
+    box = SecretBox(derive_key(load_secret_key(remembering), TOTP_KEY_PURPOSE))
+    people = Identities(demo_database, remembering, portal.clock, MemoryNotifier(), box)
+    admin = people.user("admin@midori.example.jp", Role.TENANT_ADMIN, A)
+    with people.work() as services:
+        elsewhere = tokens.create_token(services, admin, name="a", scopes=["ingest:logs"], days=1)
+        here = tokens.create_token(services, admin, name="b", scopes=["ingest:logs"], days=1)
+
+    with portal.client() as shipper, portal.client() as browser:
+
+        def send(secret: str) -> int:
+            headers = {"Authorization": f"Bearer {secret}", "Content-Type": "application/json"}
+            return shipper.post(
+                "/api/v1/ingest", content=b'[{"m": 1}]', headers=headers
+            ).status_code
+
+        assert send(elsewhere.secret) == 200
+        with people.work() as services:  # as another server process would
+            tokens.revoke_token(services, admin, elsewhere.row.id)
+        assert send(elsewhere.secret) == 200
+        portal.clock.advance(seconds=5)
+        assert send(elsewhere.secret) == 401
+
+        assert send(here.secret) == 200
+        portal.sign_in(browser, "admin@midori.example.jp")
+        revoked = portal.post(browser, f"/tokens/{here.row.id}/revoke", page="/tokens")
+        assert revoked.status_code == 303
+        assert send(here.secret) == 401
 
 
 @pytest.mark.parametrize("processes", [1, 2])

@@ -152,6 +152,13 @@ class Settings(BaseSettings):
     ingest_requests_per_minute: int = Field(
         default=1200, ge=1, description="Ingest requests one API token may make per minute."
     )
+    ingest_token_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="How long a server process answers an ingest token it identified from"
+        " memory (a revocation takes effect on other processes within it; 0 turns it off).",
+    )
     ledger_attribution_file: Path | None = Field(
         default=None,
         description="YAML rules placing provider-sent events in tenants and services.",

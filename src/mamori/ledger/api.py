@@ -28,6 +28,7 @@ from mamori.ledger.formats.otlp import export_response
 from mamori.ledger.ingest import GENERIC_PATH, LOKI_PATH, OTLP_PATH
 from mamori.ledger.ingest import Request as Sent
 from mamori.ledger.store import AppendResult
+from mamori.tenants.models import ApiToken
 from mamori.tenants.service import tokens
 from mamori.web.auth import LoginRequiredError, client_address, web_context
 
@@ -69,20 +70,27 @@ def _token(request: Request) -> str | None:
 
 def _principal(request: Request) -> Principal:
     """The token's principal. Read without the write lock, so a request is not held up by
-    the appends of others; the token's last use is written at most once a minute."""
+    the appends of others, and from this process's memory when it identified the token a
+    moment ago (`RecentTokens`); the token's last use is written at most once a minute."""
     secret = _token(request)
     if secret is None:
         raise LoginRequiredError(N_("ingest needs an API token"))
     context = web_context(request)
-    with context.services(read_only=True) as services:
-        found = tokens.identify(services, secret, client_address(request))
-        stale = found is not None and tokens.last_use_is_stale(found[1], services.now())
-    if found is None:
+    stale: list[str] = []
+
+    def look_up() -> tuple[Principal, ApiToken] | None:
+        with context.services(read_only=True) as services:
+            found = tokens.identify(services, secret, client_address(request))
+            if found is not None and tokens.last_use_is_stale(found[1], services.now()):
+                stale.append(found[1].id)
+        return found
+
+    principal = context.recent_tokens.identify(secret, client_address(request), look_up)
+    if principal is None:
         raise LoginRequiredError(N_("the API token is invalid, expired or revoked"))
-    principal, row = found
     if stale:
         with context.services() as services:
-            tokens.record_use(services, row.id)
+            tokens.record_use(services, stale[0])
     return principal
 
 

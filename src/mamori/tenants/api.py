@@ -291,4 +291,5 @@ def delete_token(request: Request, token_id: str) -> Response:
             authenticate(request, services), Permission.MANAGE_API_TOKENS, "tokens:manage"
         )
         tokens.revoke_token(services, principal, token_id)
+    web_context(request).recent_tokens.forget(token_id)  # after the commit
     return Response(status_code=204)

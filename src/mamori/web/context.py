@@ -22,6 +22,7 @@ from mamori.ledger.audit import LedgerAuditTrail
 from mamori.ledger.ingest import CachedAttribution, IngestService, attribution_from_database
 from mamori.ledger.service import LedgerService
 from mamori.tenants.service.context import TOTP_KEY_PURPOSE, Services
+from mamori.tenants.service.recent_tokens import RecentTokens
 
 LOGIN_WINDOW_SECONDS = 300
 
@@ -61,6 +62,11 @@ class WebContext:
             self.settings,
             CachedAttribution(lambda: attribution_from_database(self.database, self.settings)),
         )
+
+    @cached_property
+    def recent_tokens(self) -> RecentTokens:
+        """Ingest tokens this process identified in the last few seconds."""
+        return RecentTokens(self.settings.ingest_token_cache_seconds, self.clock)
 
     @contextmanager
     def services(self, *, read_only: bool = False) -> Iterator[Services]:

@@ -360,4 +360,5 @@ def revoke_token(request: Request, token_id: str) -> Response:
         if not principal.can(Permission.MANAGE_API_TOKENS):
             raise ForbiddenError(N_("you may not manage API tokens"))
         tokens.revoke_token(services, principal, token_id)
+    web_context(request).recent_tokens.forget(token_id)  # after the commit
     return redirect("/tokens", "token_revoked")
