@@ -22,6 +22,8 @@
  *   pack_events(secret, first_seq, received, events) -> (body, root)
  *   normalise_records(records, plan, fallback) -> list[IncomingEvent]
  *   long_digit_run(body) -> int    where 19 digits in a row stand outside JSON strings
+ *   filter_add(bits, keys) -> int, filter_maybe(bits, keys) -> list[bytes]   key filter
+ *   sort_keys(keys) -> None         16-byte keys sorted in place, in byte order
  *   simd() -> str                   "avx512", "avx2" or "scalar": the hashing in use
  *   use_simd(level) -> None         choose it: False for "scalar", True for the default,
  *                                   or a name (falling back to the best level below it
@@ -98,6 +100,7 @@
 #include "native/normalising.h"
 #include "native/scanning.h"
 #include "native/key_filter.h"
+#include "native/key_sort.h"
 
 /* ------------------------------------------------------------------------------------ */
 /* Python functions                                                                     */
@@ -826,6 +829,24 @@ static PyObject *native_filter_maybe(PyObject *Py_UNUSED(module), PyObject *args
     return maybe;
 }
 
+PyDoc_STRVAR(sort_keys_doc,
+             "sort_keys(keys, /) -> None\n"
+             "\n"
+             "Sort the list keys of 16-byte de-duplication keys in place, in byte order\n"
+             "(native/key_sort.h); ValueError, with the list unchanged, for another item.");
+
+static PyObject *native_sort_keys(PyObject *Py_UNUSED(module), PyObject *keys)
+{
+    if (!PyList_Check(keys)) {
+        PyErr_SetString(PyExc_TypeError, "sort_keys takes a list");
+        return NULL;
+    }
+    if (sort_keys_in_place(keys) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
 PyDoc_STRVAR(simd_doc,
              "simd() -> str\n"
              "\n"
@@ -889,6 +910,7 @@ static PyMethodDef native_methods[] = {
     {"long_digit_run", native_long_digit_run, METH_O, long_digit_run_doc},
     {"filter_add", native_filter_add, METH_VARARGS, filter_add_doc},
     {"filter_maybe", native_filter_maybe, METH_VARARGS, filter_maybe_doc},
+    {"sort_keys", native_sort_keys, METH_O, sort_keys_doc},
     {"simd", native_simd, METH_NOARGS, simd_doc},
     {"use_simd", native_use_simd, METH_O, use_simd_doc},
     {NULL, NULL, 0, NULL},

@@ -37,11 +37,12 @@ leave keys of events that were never stored.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from mamori.ledger.blocks import HEADER_SIZE, BlockError, dedups_at, split_keys
+from mamori.ledger.hashing import NATIVE_MODULE
 from mamori.ledger.key_filter import KeyFilter, Witness
 
 MERGE_AT = 100_000  # pending keys that make the next append merge them (about 10 MB)
@@ -50,6 +51,16 @@ LOOKUP = "SELECT key FROM ledger_dedup WHERE key IN ({marks})"
 HIGHEST = "SELECT key FROM ledger_dedup ORDER BY key DESC LIMIT 1"  # no max(bytea)
 MERGED_TO = "SELECT dedup_merged FROM ledger_state WHERE id = 1"
 MERGE = "INSERT INTO ledger_dedup (key) VALUES {rows} ON CONFLICT DO NOTHING"
+# On SQLite, every key of a merge in one statement: the keys in key order, concatenated in
+# one blob, cut into 16-byte pieces by a recursive query (no parameter per key; a third
+# less time than statements of LOOKUP_SLICE keys). "WHERE true" tells the parser that
+# ON CONFLICT belongs to the INSERT.
+MERGE_BLOB = (
+    "WITH RECURSIVE at(n) AS"
+    " (SELECT 1 UNION ALL SELECT n + 16 FROM at WHERE n + 16 <= length(?1))"
+    " INSERT INTO ledger_dedup (key) SELECT substr(?1, n, 16) FROM at WHERE true"
+    " ON CONFLICT DO NOTHING"
+)
 MARK = "UPDATE ledger_state SET dedup_merged = ? WHERE id = 1"
 # Where the keys lie in a block of `size` events (blocks.py): after the header, the
 # three lengths and the leaf of each event. For databases without incremental blob reads.
@@ -58,6 +69,25 @@ KEY_SECTIONS = (  # 8 = HEADER_SIZE + 1 (SQL counts from 1), 44 = 12 + LEAF_SIZE
     ' FROM ledger_blocks b JOIN ledger_chunks c ON c."index" = b.chunk_index'
     " WHERE b.chunk_index >= ? AND b.chunk_index < ?"
 )
+
+
+def py_sort_keys(keys: list[bytes]) -> None:
+    """Sort 16-byte keys in place, in byte order: the reference of `_native.sort_keys`."""
+    for number, key in enumerate(keys):
+        if not isinstance(key, bytes) or len(key) != 16:
+            raise ValueError(f"key {number} is not 16 bytes")
+    keys.sort()
+
+
+sort_keys: Callable[[list[bytes]], None] = getattr(NATIVE_MODULE, "sort_keys", py_sort_keys)
+
+
+def in_key_order(keys: Iterable[bytes]) -> list[bytes]:
+    """`keys` (16 bytes each) in byte order: the index's order, in which a merge or a
+    purge walks its pages once."""
+    ordered = list(keys)
+    sort_keys(ordered)
+    return ordered
 
 
 class Cursor(Protocol):
@@ -116,7 +146,7 @@ def indexed(driver: Cursor, keys: Iterable[bytes], screen: Screen | None = None)
         candidates = screen.key_filter.to_look_up(
             driver, screen.mark, candidates, catch_up=screen.catch_up
         )
-    candidates.sort()
+    candidates = in_key_order(candidates)
     for start in range(0, len(candidates), LOOKUP_SLICE):
         part = candidates[start : start + LOOKUP_SLICE]
         cursor = driver.execute(LOOKUP.format(marks=", ".join(["?"] * len(part))), part)
@@ -241,9 +271,12 @@ class PendingKeys:
         the keys added, none when this transaction merged already."""
         if self._merged:
             return []
-        keys = sorted(self.committed | self._added)
-        for start in range(0, len(keys), LOOKUP_SLICE):  # no tuple per key to collect
-            part = keys[start : start + LOOKUP_SLICE]
-            driver.execute(MERGE.format(rows=", ".join(["(?)"] * len(part))), part)
+        keys = in_key_order(self.committed | self._added)
+        if keys and isinstance(driver.cursor, sqlite3.Cursor):
+            driver.execute(MERGE_BLOB, (b"".join(keys),))
+        else:
+            for start in range(0, len(keys), LOOKUP_SLICE):  # no tuple per key to collect
+                part = keys[start : start + LOOKUP_SLICE]
+                driver.execute(MERGE.format(rows=", ".join(["(?)"] * len(part))), part)
         self._merged = True
         return keys

@@ -28,7 +28,7 @@ from mamori.core.clock import as_utc
 from mamori.core.errors import ConflictError, InputError, NotFoundError
 from mamori.core.i18n import N_
 from mamori.ledger.blocks import BlockError, dedups_of
-from mamori.ledger.dedup import block_keys
+from mamori.ledger.dedup import block_keys, in_key_order
 from mamori.ledger.events import IncomingEvent, Outcome, Severity
 from mamori.ledger.models import LedgerBlock, LedgerChunk, LegalHold
 from mamori.ledger.records import Attributed, EventClass
@@ -159,7 +159,7 @@ def erase(connection: Connection, chunks: Sequence[LedgerChunk], now: datetime) 
     for group in purge_groups(chunks):
         # In key order: the keys of a month lie together in the index (they start with
         # their hour), and the deletes then walk its pages once.
-        keys = sorted(_keys_of_blocks(connection, group))
+        keys = in_key_order(_keys_of_blocks(connection, group))
         if keys:
             connection.exec_driver_sql(DEDUP_DELETE[style], [(key,) for key in keys])
         connection.execute(delete(LedgerBlock).where(LedgerBlock.chunk_index.in_(group)))

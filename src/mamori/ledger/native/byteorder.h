@@ -19,6 +19,11 @@ static inline void store_be32(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)v;
 }
 
+static inline uint64_t load_be64(const uint8_t *p)
+{
+    return ((uint64_t)load_be32(p) << 32) | load_be32(p + 4);
+}
+
 static inline void store_be64(uint8_t *p, uint64_t v)
 {
     store_be32(p, (uint32_t)(v >> 32));
