@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from mamori.core.db import Database
 from mamori.ledger import dedup
@@ -82,7 +82,7 @@ def test_a_merge_adds_every_pending_key_once_beside_those_already_indexed(
     with database.engine.begin() as connection:
         # Some of them in the index already (keys an erased month held, sent again, say):
         # ON CONFLICT skips them without an error.
-        connection.execute(LedgerDedup.__table__.insert(), [{"key": k} for k in expected[::7]])
+        connection.execute(insert(LedgerDedup), [{"key": k} for k in expected[::7]])
         ledger.writer.merge_keys(connection)
     with database.session() as session:
         indexed = sorted(bytes(key) for key in session.scalars(select(LedgerDedup.key)))
