@@ -74,8 +74,9 @@ def test_in_key_order_uses_the_native_sort_when_built() -> None:
 
 
 def test_a_merge_adds_every_pending_key_once_beside_those_already_indexed(
-    ledger: LedgerService, database: Database
+    ledger: LedgerService, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(dedup, "MERGE_BLOB_SLICE", 7)  # SQLite: 40 keys in 6 statements
     items = [sample_event(n) for n in range(40)]
     expected = sorted(event.dedup for event in Prepared.of(items).encoded)
     assert ledger.append(items).stored == 40
