@@ -75,17 +75,17 @@ def _principal(request: Request) -> Principal:
     secret = _token(request)
     if secret is None:
         raise LoginRequiredError(N_("ingest needs an API token"))
-    context = web_context(request)
+    context, address = web_context(request), client_address(request)
     stale: list[str] = []
 
     def look_up() -> tuple[Principal, ApiToken] | None:
         with context.services(read_only=True) as services:
-            found = tokens.identify(services, secret, client_address(request))
+            found = tokens.identify(services, secret, address)
             if found is not None and tokens.last_use_is_stale(found[1], services.now()):
                 stale.append(found[1].id)
         return found
 
-    principal = context.recent_tokens.identify(secret, client_address(request), look_up)
+    principal = context.recent_tokens.identify(secret, address, look_up)
     if principal is None:
         raise LoginRequiredError(N_("the API token is invalid, expired or revoked"))
     if stale:

@@ -7,7 +7,7 @@
  * digit radix sort (eight passes of a byte, a pass skipped when every key has the same
  * byte there, such as the hour of keys of one hour), then any run of equal first words by
  * the second word. Python's own sort compares bytes objects through their type, about
- * ten times slower for the 100,000 keys of a merge. */
+ * six times slower for the 100,000 keys of a merge. */
 
 typedef struct {
     uint64_t high, low;
