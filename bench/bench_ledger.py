@@ -508,7 +508,7 @@ BLOCK_BODIES = (
 )
 
 
-def block_write(engine: Engine, *, first_seq: int, batch: int) -> tuple[float, int]:
+def block_write(engine: Engine, *, first_seq: int, batch: int) -> tuple[float, int, int]:
     """Floor: the bulk load's stored blocks written again, and nothing else.
 
     The blocks of the chunks from `first_seq` on are read back a batch at a time
@@ -516,7 +516,7 @@ def block_write(engine: Engine, *, first_seq: int, batch: int) -> tuple[float, i
     table of (chunk, body), one durable commit per batch, in the same database with the
     same settings. No encoding, hashing, de-duplication or signing: what the storage
     alone costs for these bytes, which every ledger append pays too. Returns the seconds
-    spent inserting and committing, and the events their blocks hold.
+    spent inserting and committing, the events their blocks hold and the blocks' bytes.
     """
     BLOCK_TABLE.drop(engine, checkfirst=True)
     BLOCK_TABLE.create(engine)
@@ -533,17 +533,19 @@ def block_write(engine: Engine, *, first_seq: int, batch: int) -> tuple[float, i
             held = 0
     insert_sql = BLOCK_WRITE.format(marks=f"{mark}, {mark}")
     wall = 0.0
+    stored = 0
     for group in (g for g in groups if g):
         with engine.connect() as reader:
             bodies = reader.exec_driver_sql(
                 BLOCK_BODIES.format(mark=mark), (group[0], group[-1])
             ).all()
         rows = [(int(index), bytes(body)) for index, body in bodies]
+        stored += sum(len(body) for _, body in rows)
         began = time.perf_counter()
         with engine.begin() as connection:
             connection.exec_driver_sql(insert_sql, rows)
         wall += time.perf_counter() - began
-    return wall, sum(int(size) for _, size in chunks)
+    return wall, sum(int(size) for _, size in chunks), stored
 
 
 def stored_bytes_per_event(database: Database, first_seq: int, sample: int) -> float:
@@ -967,9 +969,10 @@ def run(
         emit("ingest_rate_target", INGEST_TARGET, "events/s")
         emit("ingest_rate_ratio_target", INGEST_RATIO_TARGET, digits=1)
         # What is left of the target's time per event once the storage alone is paid.
-        block_wall, block_events = block_write(
+        block_wall, block_events, block_bytes = block_write(
             database.engine, first_seq=bulk.first_seq, batch=args.batch
         )
+        emit("block_bytes_per_event", block_bytes / max(block_events, 1), "B", digits=0)
         emit("block_write_rate", rate(block_events, block_wall), "events/s")
         block_micros = block_wall * 1e6 / max(block_events, 1)
         emit("block_write_per_event", block_micros, "us", digits=2)

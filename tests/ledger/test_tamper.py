@@ -21,7 +21,14 @@ import pytest
 from sqlalchemy import Connection, Table, delete, insert, select, update
 
 from mamori.core.db import Database
-from mamori.ledger.blocks import DEDUP_SIZE, LEAF_SIZE, MAGIC, unpack
+from mamori.ledger.blocks import (
+    COMPRESSED_MAGIC,
+    DEDUP_SIZE,
+    LEAF_SIZE,
+    MAGIC,
+    expanded,
+    unpack,
+)
 from mamori.ledger.models import (
     LedgerBlock,
     LedgerCheckpoint,
@@ -192,7 +199,9 @@ def named_by_offset(body: bytes, offset: int, index: int, first_seq: int) -> str
     """What verify must name first for a bit flipped at `offset` of a chunk's block.
 
     The header and the table of lengths make the block unreadable (its chunk); a stored
-    leaf, a stored key or any byte of an event's parts belongs to that event.
+    leaf, a stored key or any byte of an event's parts belongs to that event. In a
+    compressed block the parts' size, checksum and compressed bytes are the chunk's: a
+    changed one fails the checksum before any event is read.
     """
     block = unpack(body)
     count = len(block)
@@ -205,6 +214,8 @@ def named_by_offset(body: bytes, offset: int, index: int, first_seq: int) -> str
         return f"event {first_seq + (offset - table) // LEAF_SIZE}"
     if offset < parts:
         return f"event {first_seq + (offset - dedups) // DEDUP_SIZE}"
+    if body[: len(COMPRESSED_MAGIC)] == COMPRESSED_MAGIC:
+        return f"chunk {index}"
     at = parts
     for number in range(count):
         at += len(block.heads[number]) + len(block.subjects[number]) + len(block.contents[number])
@@ -393,7 +404,14 @@ def boundaries(body: bytes) -> list[int]:
     for size in (LEAF_SIZE, DEDUP_SIZE):
         spans += [(at + size * number, size) for number in range(count)]
         at += size * count
+    if body[: len(COMPRESSED_MAGIC)] == COMPRESSED_MAGIC:
+        # The parts' size, their checksum, and the compressed parts (every 97th byte too).
+        spans += [(at, 4), (at + 4, 4)]
+        spans += [(offset, 1) for offset in range(at + 8, len(body), 97)]
+        at = len(body)
     for number in range(count):
+        if at == len(body):
+            break
         for part in (block.heads, block.subjects, block.contents):
             spans.append((at, len(part[number])))
             at += len(part[number])
@@ -401,14 +419,20 @@ def boundaries(body: bytes) -> list[int]:
     return sorted({offset for start, size in spans for offset in (start, start + size - 1)})
 
 
+@pytest.mark.parametrize("kind", ["compressed", "uncompressed"])
 def test_a_bit_flipped_anywhere_in_a_block_names_its_event_or_chunk(
-    tampered_ledger: LedgerService, database: Database
+    tampered_ledger: LedgerService, database: Database, kind: str
 ) -> None:
     ledger = tampered_ledger
     with database.engine.begin() as connection:
         index = min(blocks(connection))  # the first live chunk, of several events
         body = blocks(connection)[index]
         first_seq = chunk_row(connection, index)["first_seq"]
+        assert body[: len(COMPRESSED_MAGIC)] == COMPRESSED_MAGIC  # as the ledger writes
+        if kind == "uncompressed":  # as blocks were written before compression
+            body = bytes(expanded(body))
+            set_body(index, body)(connection)
+    assert ledger.verify().ok
     rng = random.Random(7)  # noqa: S311
     for offset in boundaries(body):
         edited = bytearray(body)

@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from mamori.core.db import Database
 from mamori.core.settings import get_settings
 from mamori.ledger import verify
-from mamori.ledger.blocks import LEAF_SIZE, MAGIC
+from mamori.ledger.blocks import LEAF_SIZE, MAGIC, compress, expanded
 from mamori.ledger.cli_support import read_only
 from mamori.ledger.models import LedgerBlock, LedgerChunk, LedgerDedup, LedgerState
 from mamori.ledger.retention import RetentionPolicy, purge
@@ -65,6 +65,20 @@ def flip(connection: Connection, index: int, offset: int) -> None:
     )
 
 
+def change_last_event(connection: Connection, index: int) -> None:
+    """Flip a bit of the last byte of a chunk's last event, in its bytes as they were
+    before compression, and store the block compressed again: a well-formed block whose
+    event no longer matches its leaf."""
+    statement = select(LedgerBlock.body).where(LedgerBlock.chunk_index == index)
+    plain = bytearray(expanded(bytes(connection.scalars(statement).one())))
+    plain[-1] ^= 0x10
+    connection.execute(
+        update(LedgerBlock)
+        .where(LedgerBlock.chunk_index == index)
+        .values(body=compress(bytes(plain)))
+    )
+
+
 def test_a_clean_ledger_gives_the_same_report(filled: LedgerService) -> None:
     seen: list[int] = []
     parallel = verify_with(filled, JOBS, seen.append)
@@ -90,10 +104,12 @@ def test_a_ledger_tampered_in_many_places_gives_the_same_report(
 ) -> None:
     with database.engine.begin() as connection:
         copied = body_of(connection, 8)
-        # The second stored leaf of chunk 7, the last byte of chunk 16's last event.
+        # The second stored leaf of chunk 7, the last byte of chunk 16's last event, the
+        # last compressed byte of chunk 13.
         size = int.from_bytes(body_of(connection, 7)[len(MAGIC) : len(MAGIC) + 4], "big")
         flip(connection, 7, len(MAGIC) + 4 + 12 * size + LEAF_SIZE + 3)
-        flip(connection, 16, len(body_of(connection, 16)) - 1)
+        change_last_event(connection, 16)
+        flip(connection, 13, len(body_of(connection, 13)) - 1)
         leaf_event = first_seq_of(connection, 7) + 1
         content_event = first_seq_of(connection, 17) - 1
         connection.execute(delete(LedgerBlock).where(LedgerBlock.chunk_index == 12))
@@ -105,7 +121,8 @@ def test_a_ledger_tampered_in_many_places_gives_the_same_report(
     sequential = filled.verify()
     wheres = [problem.where for problem in sequential.problems]
     assert wheres[:2] == ["block -1", "chunk 2"], sequential.problems
-    expected = [f"event {leaf_event}", "chunk 12", f"event {content_event}", "block 18"]
+    expected = [f"event {leaf_event}", "chunk 12", "chunk 13", f"event {content_event}"]
+    expected += ["block 18"]
     expected += ["block 40", "dedup index", "head"]
     named = list(dict.fromkeys(where for where in wheres if where in expected))
     assert named == expected, sequential.problems

@@ -4,9 +4,9 @@ An event is stored as three exact byte strings (UTF-8 JSON): `head` (position, t
 service, class, times, severity, action, outcome), `subject` (actor, source address)
 and `content` (message, labels, original record). Its leaf commits to the head and to
 salted digests of the other two, so a disclosure can redact the subject or the content
-and still prove the event. A chunk's events are packed into one block row (`blocks`).
-Salts come from the chunk's secret; purging a chunk deletes its block, its events' keys
-and its secret but keeps the chunk row, whose hash is a leaf of the log.
+and still prove the event. A chunk's events are packed into one compressed block row
+(`blocks`). Salts come from the chunk's secret; purging a chunk deletes its block, its
+events' keys and its secret but keeps the chunk row, whose hash is a leaf of the log.
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from mamori.core.clock import utcnow
 from mamori.core.crypto import derive_key, load_secret_key
 from mamori.core.settings import Settings
 from mamori.ledger import merkle
+from mamori.ledger.blocks import compress
 from mamori.ledger.dedup import MARK, MERGE_AT, LookedUp, PendingKeys, keys_of_chunks, look_up
 from mamori.ledger.hashing import encode_events, pack_events
 from mamori.ledger.key_filter import KeyFilter, Witness
@@ -264,6 +265,7 @@ class LedgerWriter:
         index, first = head.tree_size, head.next_seq
         received = (timestamp(now) or "").encode()
         body, root = pack_events(secret, first, received, group)
+        body = compress(body)  # the leaves and root are of the parts as they were
         tenant, event_class = group[0].tenant_id, group[0].event_class
         data = chunk_leaf_data(index, tenant, event_class, first, len(group), now, root)
         chunk_leaf = merkle.leaf_hash(data)

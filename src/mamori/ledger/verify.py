@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 from mamori.core.clock import as_utc
 from mamori.core.db import READ_ONLY, make_engine
 from mamori.ledger import merkle
-from mamori.ledger.blocks import DEDUP_SIZE, LEAF_SIZE, BlockError, layout
+from mamori.ledger.blocks import DEDUP_SIZE, LEAF_SIZE, BlockError, expanded, layout
 from mamori.ledger.hashing import block_digests
 from mamori.ledger.models import LedgerCheckpoint, LedgerCosignature, LedgerCosigner, LedgerState
 from mamori.ledger.notes import NoteError, open_checkpoint, split_note, verify_cosignature
@@ -212,7 +212,7 @@ def _check_block(
     root: bytes,
     secret: bytes,
     scope: bytes,
-    body: bytes,
+    body: bytes | bytearray,
     problems: list[tuple[str, str]],
 ) -> int:
     """Hash every event of a live chunk's block again; returns the events checked.
@@ -222,6 +222,7 @@ def _check_block(
     they differ.
     """
     try:
+        body = expanded(body, size)
         shape = layout(body, size)
     except BlockError as exc:
         problems.append((f"chunk {index}", str(exc)))
