@@ -157,6 +157,56 @@ def test_plain_events_never_reach_the_fallback() -> None:
     assert encoded[0].tenant_id is None and encoded[0].event_class is EventClass.LOG
 
 
+# Bytes either side of the ones a JSON string escapes, one- to four-byte UTF-8 too.
+EDGES = ["\x00", "\x1f", " ", "!", '"', "#", "[", "\\", "]", "\x7f", "é", "漢", "😀"]
+
+
+def test_every_escape_at_every_place_of_a_word_is_encoded_as_the_reference() -> None:
+    """An escaped byte (or one beside those escaped) at any place of a string, before,
+    between or after runs of plain bytes, comes out as the reference's."""
+    texts = [
+        "a" * before + edge + "b" * after
+        for before in range(18)
+        for after in (0, 1, 7, 8, 9)
+        for edge in EDGES
+    ]
+    texts += [
+        f"{'x' * n}{a}{'y' * m}{b}"
+        for n in range(9)
+        for m in range(9)
+        for a in '"\\'
+        for b in "\n\x01"
+    ]
+    items = [
+        Attributed(
+            IncomingEvent(
+                original={text: text},
+                occurred_at=datetime(2026, 11, 29, 12, 0, tzinfo=UTC),
+                severity=Severity.INFO,
+                actor=text,
+                action="a",
+                source_address="",
+                outcome=Outcome.SUCCESS,
+                message=text,
+                labels={"k": text},
+            ),
+            None,
+            "web",
+            EventClass.LOG,
+        )
+        for text in texts
+    ]
+    fallen: list[Attributed] = []
+
+    def fallback(item: Attributed) -> Encoded:
+        fallen.append(item)
+        return encode(item)
+
+    encoded = native.encode_events(items, fallback)
+    assert fallen == []
+    assert [tuple(event) for event in encoded] == [tuple(encode(item)) for item in items]
+
+
 def test_values_left_to_the_reference_go_to_the_fallback() -> None:
     plain = IncomingEvent(original={"a": 1}, occurred_at=datetime(2026, 1, 1, tzinfo=UTC))
     tokyo = timezone(timedelta(hours=9))
