@@ -123,6 +123,19 @@ def test_encoded_events_match_the_reference(items: list[Attributed]) -> None:
         assert event.dedup[:4] == event.hour.to_bytes(4, "big")
 
 
+def _encoded_in_c(items: list[Attributed]) -> list[Any]:
+    """`items` through the native encoder, checking that none went to the reference."""
+    fallen: list[Attributed] = []
+
+    def fallback(item: Attributed) -> Encoded:
+        fallen.append(item)
+        return encode(item)
+
+    encoded: list[Any] = native.encode_events(items, fallback)
+    assert fallen == []
+    return encoded
+
+
 def test_plain_events_never_reach_the_fallback() -> None:
     """The fast path is really taken: a shipper's usual record is encoded in C."""
     items = [
@@ -144,14 +157,7 @@ def test_plain_events_never_reach_the_fallback() -> None:
         )
         for n in range(300)
     ]
-    fallen: list[Attributed] = []
-
-    def fallback(item: Attributed) -> Encoded:
-        fallen.append(item)
-        return encode(item)
-
-    encoded = native.encode_events(items, fallback)
-    assert fallen == []
+    encoded = _encoded_in_c(items)
     assert all(type(event) is native.EncodedEvent for event in encoded)
     assert [tuple(event) for event in encoded] == [tuple(encode(item)) for item in items]
     assert encoded[0].tenant_id is None and encoded[0].event_class is EventClass.LOG
@@ -196,14 +202,7 @@ def test_every_escape_at_every_place_of_a_word_is_encoded_as_the_reference() -> 
         )
         for text in texts
     ]
-    fallen: list[Attributed] = []
-
-    def fallback(item: Attributed) -> Encoded:
-        fallen.append(item)
-        return encode(item)
-
-    encoded = native.encode_events(items, fallback)
-    assert fallen == []
+    encoded = _encoded_in_c(items)
     assert [tuple(event) for event in encoded] == [tuple(encode(item)) for item in items]
 
 
